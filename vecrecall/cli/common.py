@@ -1,0 +1,36 @@
+"""Options shared by several commands, so names and help read the same everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace --out if it exists (the old artifact stays until the new one is complete).")
+SEED = typer.Option(0, "--seed", help="Seed for every random choice.")
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+ID_FIELD = typer.Option(None, "--id-field", help="Field/column holding the id (default: _id, id, docid, docno, qid…).")
+TEXT_FIELD = typer.Option(None, "--text-field", help="Field/column holding the text (TREC topics: title, desc…).")
+TITLE_FIELD = typer.Option(None, "--title-field", help="Field/column holding a title, prepended to the text ('' for none).")
+MODEL = typer.Option(None, "--model", help="'default' (bundled all-MiniLM-L6-v2), a local sentence-transformers directory, or hash:DIM.")
+NO_CACHE = typer.Option(False, "--no-cache", help="Do not read or write the vector cache (~/.cache/vecrecall, or $VECRECALL_CACHE_DIR).")
+
+
+def fields(id_field: Optional[str], text_field: Optional[str], title_field: Optional[str]) -> Any:
+    from ..io.texts import FieldSpec
+
+    return FieldSpec(id_field, text_field, title_field)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def exists(path: Path, option: str) -> Path:
+    from ..errors import UserError
+
+    if not Path(path).exists():
+        raise UserError(f"{option} {path}: no such file or directory")
+    return path

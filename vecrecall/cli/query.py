@@ -1,0 +1,55 @@
+"""vecrecall query: queries against an index directory → run (TREC or Parquet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import common
+
+
+def query(
+    index: Path = typer.Option(..., "--index", help="Index directory from `vecrecall build-index`."),
+    queries: Path = typer.Option(..., "--queries", help="Query texts (BEIR dir, JSONL, CSV, TREC topics…) or a query embeddings artifact."),
+    k: int = typer.Option(100, "-k", "--k", help="Results per query."),
+    nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists probed (faiss IVF*, milvus IVF_FLAT)."),
+    ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search beam (faiss HNSW, hnswlib, milvus HNSW)."),
+    search_k: Optional[int] = typer.Option(None, "--search-k", help="annoy nodes inspected (default n_trees·k)."),
+    out: Path = typer.Option(..., "--out", help="Run file: TREC text, or Parquet if it ends in .parquet."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="trec or parquet (default: by --out extension)."),
+    run_tag: str = typer.Option("vecrecall", "--run-tag", help="Tag in the TREC run's last column."),
+    model: Optional[str] = typer.Option(None, "--model", help="Query encoder; must be the index's model (default: the one recorded in the index)."),
+    per_chunk: bool = typer.Option(False, "--per-chunk", help="Chunked indexes: one line per chunk instead of per document (max over chunks)."),
+    id_field: Optional[str] = common.ID_FIELD,
+    text_field: Optional[str] = common.TEXT_FIELD,
+    title_field: Optional[str] = common.TITLE_FIELD,
+    no_cache: bool = common.NO_CACHE,
+    overwrite: bool = common.OVERWRITE,
+    json_out: bool = common.JSON,
+) -> None:
+    """Search an index with every query and write the ranked run.
+
+    Example: vecrecall query --index runs/sample/ivf --queries sample_data --nprobe 8 -k 100 --out runs/sample/ivf.run
+    """
+    from ..artifacts import check_out
+    from ..io.runs import run_format, write_run
+    from ..progress import out as stdout
+    from ..search import run_query
+
+    check_out(out, overwrite)
+    kind = run_format(out, fmt)
+    res = run_query(index, queries, k, {"nprobe": nprobe, "ef_search": ef_search, "search_k": search_k}, model,
+                    common.fields(id_field, text_field, title_field), per_chunk, not no_cache)
+    res.manifest.params["run_tag"] = run_tag
+    write_run(res.run, out, res.manifest, kind, run_tag, overwrite=overwrite)
+    if json_out:
+        common.print_json({"out": str(out), **res.manifest.stats})
+    else:
+        stdout.print(f"[green]wrote[/] {out} ({kind}): {res.n_queries:,} queries × top {k}, "
+                     f"search {res.search_s:.3f}s, {res.qps:,.0f} queries/s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)

