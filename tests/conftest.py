@@ -79,3 +79,20 @@ def sample_chain(tmp_path_factory, vr):
     assert vr("encode", "--queries", SAMPLE, "--out", d / "qemb", "--model", FAST_MODEL).exit_code == 0
     assert vr("build-index", "--embeddings", d / "emb", "--out", d / "flat").exit_code == 0
     return {"dir": d, "emb": d / "emb", "qemb": d / "qemb", "flat": d / "flat"}
+
+
+@pytest.fixture(scope="session")
+def vaswani_minilm(tmp_path_factory):
+    """Vaswani corpus and queries encoded once per session with the default model: {emb, qemb, beir}."""
+    beir = VASWANI / "beir"
+    if not (beir / "corpus.jsonl").exists():
+        pytest.skip(f"the shared Vaswani collection is not at {VASWANI} (only present beside the repository checkout)")
+    from vecrecall.embed import encode_source
+
+    d = tmp_path_factory.mktemp("vaswani")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VECRECALL_CACHE_DIR", str(d / "cache"))
+        mp.setenv("VECRECALL_QUIET", "1")
+        encode_source(beir, "corpus", d / "emb")
+        encode_source(beir, "queries", d / "qemb")
+    return {"emb": d / "emb", "qemb": d / "qemb", "beir": beir, "dir": d}
