@@ -49,10 +49,9 @@ def per_query(qrels: pd.DataFrame, run: pd.DataFrame, measures: list[Measure], s
     by_impl = {m.impl: m.name for m in measures}
     rows = [(x.query_id, by_impl[x.measure], float(x.value)) for x in ir_measures.iter_calc([m.impl for m in measures], q, r)]
     df = pd.DataFrame(rows, columns=["qid", "measure", "value"])
-    if not skip_missing:
-        full = pd.MultiIndex.from_product([judged, [m.name for m in measures]], names=["qid", "measure"])
-        df = df.set_index(["qid", "measure"]).reindex(full, fill_value=0.0).reset_index()
-    return df
+    keep = sorted(set(judged) & set(r["query_id"])) if skip_missing else judged
+    full = pd.MultiIndex.from_product([keep, [m.name for m in measures]], names=["qid", "measure"])
+    return df.set_index(["qid", "measure"]).reindex(full, fill_value=0.0).reset_index()
 
 
 def aggregate(pq: pd.DataFrame, measures: list[Measure]) -> dict[str, float]:

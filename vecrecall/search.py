@@ -14,7 +14,7 @@ from .artifacts import Manifest, input_entry, load_embeddings, read_manifest, sh
 from .encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, EncodeSettings, Encoder, VectorCache, encode_texts, load_encoder, model_spec_key
 from .errors import UserError
 from .indexes.store import IndexDir
-from .io.runs import COLUMNS
+from .io.interactions import plain_queries
 from .io.texts import FieldSpec, load_texts, looks_like_texts
 from .progress import progress
 
@@ -83,6 +83,9 @@ def load_queries(index: IndexDir, queries: str | Path, model: str | None, fields
                  use_cache: bool = True) -> tuple[list[str], Any, dict[str, Any]]:
     """(qids, query data ready for the index, input record) from texts or an embeddings artifact."""
     src = Path(queries)
+    plain = plain_queries(index, src, model)  # a .npy + ids without a manifest (e.g. a recommender's user vectors)
+    if plain is not None:
+        return plain
     if not looks_like_texts(src):
         qm = read_manifest(src, expect="embeddings")
         if index.index.input_kind == "text":
@@ -103,72 +106,112 @@ def load_queries(index: IndexDir, queries: str | Path, model: str | None, fields
     return qids, index.prepare(vecs), record
 
 
-def _aggregate(index: IndexDir, scores: np.ndarray, positions: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-    """Per query: (docid, score) pairs, best chunk per document, at most k."""
-    out = []
-    for srow, prow in zip(scores, positions):
-        seen: dict[str, float] = {}
+@dataclass
+class Hits:
+    """Top-k results as (n_queries, k) arrays: document ids (object), scores, and a mask of filled slots."""
+
+    docids: np.ndarray
+    scores: np.ndarray
+    valid: np.ndarray
+
+
+def _best_per_document(index: IndexDir, scores: np.ndarray, positions: np.ndarray, k: int) -> Hits:
+    """Per query, the best-scoring chunk of each document (results arrive sorted), at most k documents."""
+    docids = np.full((len(scores), k), None, dtype=object)
+    best = np.full((len(scores), k), -np.inf, dtype=np.float32)
+    for i, (srow, prow) in enumerate(zip(scores, positions)):
+        seen: set[str] = set()
         for s, p in zip(srow, prow):
             if p < 0:
                 continue
             d = index.row_docids[p]
             if d not in seen:
-                seen[d] = float(s)
+                docids[i, len(seen)], best[i, len(seen)] = d, s
+                seen.add(d)
                 if len(seen) == k:
                     break
-        out.append(list(seen.items()))
-    return out
+    return Hits(docids, best, docids != None)  # noqa: E711 (elementwise)
+
+
+def _compact(positions: np.ndarray, scores: np.ndarray, keep: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first k kept entries in their original (ranked) order; the rest marked empty (-1)."""
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    pos = np.take_along_axis(np.where(keep, positions, -1), order, 1)
+    return np.take_along_axis(scores, order, 1), pos
 
 
 def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, Any], per_chunk: bool = False,
-                 batch: int = 1024) -> tuple[list[list[tuple[str, float]]], float]:
-    """Search in batches; chunked indexes return one line per document (max over its chunks) unless per_chunk."""
+                 batch: int = 4096, allowed: np.ndarray | None = None) -> tuple[Hits, float]:
+    """Search in batches → (hits, seconds spent in the index).
+
+    Chunked indexes give one result per document (max over its chunks) unless `per_chunk`. `allowed` (a row mask from a
+    metadata filter) is applied inside the backend when it supports it, else by over-fetching and post-filtering until
+    k results are found or the corpus is exhausted. Either way the result equals exact filtered search for exact indexes.
+    """
     n = len(index.ids)
-    results: list[list[tuple[str, float]]] = []
+    k = min(k, n)
+    ids = index.ids["id"].astype(str).to_numpy(dtype=object) if per_chunk else index.row_docids
+    by_document = index.chunked and not per_chunk
+    prefilter = allowed is not None and index.index.supports_filter
+    postfilter = allowed is not None and not prefilter
+    extra = {"allowed": allowed} if prefilter else {}
+    parts: list[Hits] = []
     search_s = 0.0
     with progress("query", len(data), "queries") as advance:
         for start in range(0, len(data), batch):
             part = data[start : start + batch]
-            if not index.chunked or per_chunk:
+            fetch = min(n, 4 * k) if by_document or postfilter else k
+            while True:
                 t0 = time.perf_counter()
-                scores, positions = index.search(part, k, **search_params)
+                scores, positions = index.search(part, fetch, **extra, **search_params)
                 search_s += time.perf_counter() - t0
-                ids = index.ids["id"].astype(str).to_numpy(dtype=object) if per_chunk else index.row_docids
-                results.extend([(ids[p], float(s)) for s, p in zip(sr, pr) if p >= 0] for sr, pr in zip(scores, positions))
-            else:
-                fetch = min(n, 4 * k)
-                while True:
-                    t0 = time.perf_counter()
-                    scores, positions = index.search(part, fetch, **search_params)
-                    search_s += time.perf_counter() - t0
-                    agg = _aggregate(index, scores, positions, k)
-                    if fetch >= n or all(len(a) >= k for a in agg):
-                        break
-                    fetch = min(n, fetch * 2)
-                results.extend(agg)
+                if postfilter:
+                    scores, positions = _compact(positions, scores, (positions >= 0) & allowed[np.maximum(positions, 0)], fetch)
+                if by_document:
+                    hits = _best_per_document(index, scores, positions, k)
+                else:
+                    scores, positions = scores[:, :k], positions[:, :k]
+                    valid = positions >= 0
+                    hits = Hits(ids[np.where(valid, positions, 0)], scores, valid)
+                if fetch >= n or not (by_document or postfilter) or hits.valid.all():
+                    break
+                fetch = min(n, fetch * 2)
+            parts.append(hits)
             advance(len(part))
-    return results, search_s
+    if not parts:
+        empty = np.zeros((0, k))
+        return Hits(empty.astype(object), empty.astype(np.float32), empty.astype(bool)), search_s
+    return Hits(*(np.concatenate([getattr(h, f) for h in parts]) for f in ("docids", "scores", "valid"))), search_s
 
 
-def to_run(qids: list[str], results: list[list[tuple[str, float]]]) -> pd.DataFrame:
-    rows = [(q, d, r, s) for q, hits in zip(qids, results) for r, (d, s) in enumerate(hits, 1)]
-    return pd.DataFrame(rows, columns=COLUMNS)
+def to_run(qids: list[str], hits: Hits) -> pd.DataFrame:
+    """A ranked run from hit arrays (empty slots dropped)."""
+    from .io.runs import results_to_run
+
+    return results_to_run(qids, hits.docids, hits.scores, hits.valid)
 
 
 def run_query(index_path: str | Path, queries: str | Path, k: int = 100, search_params: dict[str, Any] | None = None,
               model: str | None = None, fields: FieldSpec | None = None, per_chunk: bool = False,
-              use_cache: bool = True) -> QueryResult:
-    """Search every query of `queries` in the index at `index_path` and return the run."""
+              use_cache: bool = True, filter_expr: str | None = None) -> QueryResult:
+    """Search every query of `queries` in the index at `index_path` and return the run
+    (only rows whose metadata satisfy `filter_expr`, see vecrecall.filters, when given)."""
     if k < 1:
         raise UserError(f"-k {k}: must be at least 1")
     index = IndexDir.load(index_path)
     params = index.index.check_search_params(dict(search_params or {}))
+    allowed = None
+    if filter_expr:
+        from .filters import row_mask
+
+        allowed = row_mask(filter_expr, index.ids, f"{Path(index_path) / 'ids.parquet'}")
     qids, data, record = load_queries(index, queries, model, fields, use_cache)
-    results, search_s = search_index(index, data, k, params, per_chunk)
+    hits, search_s = search_index(index, data, k, params, per_chunk, allowed=allowed)
     manifest = Manifest(
         type="run",
-        params={"k": k, "search": params, "per_chunk": per_chunk},
+        params={"k": k, "search": params, "per_chunk": per_chunk,
+                **({"filter": filter_expr, "filter_rows": int(allowed.sum())} if allowed is not None else {})},
         inputs={"index": input_entry(Path(index_path).resolve(), index.manifest), "queries": record},
         stats={"queries": len(qids), "search_s": round(search_s, 4), "qps": round(len(qids) / search_s, 1) if search_s else None},
     )
-    return QueryResult(to_run(qids, results), manifest, search_s, len(qids))
+    return QueryResult(to_run(qids, hits), manifest, search_s, len(qids))

@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
-COMMANDS = ["encode", "index", "query", "eval", "info", "demo"]
+COMMANDS = ["encode", "index", "query", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank", "finetune", "synth_queries"]
 for _name in COMMANDS:
     importlib.import_module(f"vecrecall.cli.{_name}").register(app)
 
@@ -36,14 +36,18 @@ def main() -> None:
 
     debug = "--debug" in sys.argv or os.environ.get("VECRECALL_DEBUG")
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # returns the code of a typer Exit (130 for Ctrl-C) instead of exiting
+        if isinstance(rc, int) and rc:
+            if rc == 130:
+                print("interrupted; no partial artifact was left", file=sys.stderr)
+            sys.exit(rc)
     except UserError as exc:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
+        print("interrupted; no partial artifact was left", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # click usage errors and the like
         import click

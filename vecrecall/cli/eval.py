@@ -28,7 +28,7 @@ def eval_cmd(
     from ..io.qrels import read_qrels
     from ..io.runs import read_run
     from ..metrics import evaluate_runs
-    from ..progress import console, out
+    from ..progress import out
 
     names = [p.name for p in runs]
     if len(set(names)) != len(names):
@@ -52,7 +52,10 @@ def eval_cmd(
 
     mnames = [m.name for m in report.measures]
     best = {m: max(report.means[r][m] for r in report.means) for m in mnames}
-    table = Table(title=f"{Path(qrels).name}: {len(judged)} judged queries" + (" (missing skipped)" if skip_missing else ""))
+    caption = ("bold = best; p: paired t-test against the first run over judged queries, Holm-corrected across runs"
+               if len(report.means) > 1 else None)
+    table = Table(title=f"{Path(qrels).name}: {len(judged)} judged queries" + (" (missing skipped)" if skip_missing else ""),
+                  caption=caption)
     table.add_column("run", style="bold")
     for m in mnames:
         table.add_column(m, justify="right")
@@ -68,8 +71,6 @@ def eval_cmd(
             cells.append(text)
         table.add_row(name, *cells)
     out.print(table)
-    if len(report.means) > 1:
-        console.print("p: paired t-test against the first run over judged queries, Holm-corrected across runs.")
 
 
 def register(app: typer.Typer) -> None:

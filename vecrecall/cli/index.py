@@ -14,7 +14,7 @@ def build_index(
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings artifact from `vecrecall encode` (vector backends)."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Documents, for text backends (bm25)."),
     backend: str = typer.Option("faiss", "--backend", help="faiss, hnswlib, annoy, bm25, milvus."),
-    index_type: Optional[str] = typer.Option(None, "--index-type", help="faiss: Flat, IVF, IVFPQ, HNSW (default Flat). Milvus: FLAT, IVF_FLAT, HNSW."),
+    index_type: Optional[str] = typer.Option(None, "--index-type", help="faiss: Flat, IVF, IVFPQ, HNSW (default Flat). Milvus: FLAT, IVF_FLAT, IVF_SQ8, HNSW (+ IVF_PQ, DISKANN on a server)."),
     metric: str = typer.Option("cosine", "--metric", help="ip, l2 or cosine (cosine = ip on normalised vectors). Scores are always higher-is-better (l2: −squared distance)."),
     factory: Optional[str] = typer.Option(None, "--factory", help="faiss index_factory string, e.g. 'IVF256,SQ8' (overrides --index-type)."),
     nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default ≈ √n)."),
@@ -33,6 +33,7 @@ def build_index(
     method: Optional[str] = typer.Option(None, "--method", help="bm25 variant: robertson, lucene, atire, bm25l, bm25+."),
     engine: Optional[str] = typer.Option(None, "--engine", help="bm25 engine: bm25s (default) or rank-bm25."),
     milvus_uri: Optional[str] = typer.Option(None, "--milvus-uri", help="Milvus: http://host:port of a server (default: a milvus-lite file in --out)."),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Milvus collection name (default: from --out's name). Server token: $MILVUS_TOKEN."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
@@ -50,7 +51,8 @@ def build_index(
 
     params = dict(index_type=index_type, factory=factory, nlist=nlist, train_size=train_size, pq_m=pq_m, pq_bits=pq_bits,
                   hnsw_m=hnsw_m, ef_construction=ef_construction, n_trees=n_trees, threads=threads, stemmer=stemmer,
-                  stopwords=stopwords, k1=k1, b=b, delta=delta, method=method, engine=engine, milvus_uri=milvus_uri)
+                  stopwords=stopwords, k1=k1, b=b, delta=delta, method=method, engine=engine, milvus_uri=milvus_uri,
+                  collection=collection)
     m = build(backend, out, embeddings=embeddings, corpus=corpus, metric=metric, params=params, seed=seed,
               overwrite=overwrite, fields=common.fields(id_field, text_field, title_field))
     if json_out:

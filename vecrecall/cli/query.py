@@ -21,6 +21,7 @@ def query(
     fmt: Optional[str] = typer.Option(None, "--format", help="trec or parquet (default: by --out extension)."),
     run_tag: str = typer.Option("vecrecall", "--run-tag", help="Tag in the TREC run's last column."),
     model: Optional[str] = typer.Option(None, "--model", help="Query encoder; must be the index's model (default: the one recorded in the index)."),
+    filter_expr: Optional[str] = typer.Option(None, "--filter", help="Metadata filter over the index's ids.parquet columns, e.g. \"year >= 2020 and lang == 'en'\" (comparisons, and/or/not, in (...), 'YYYY-MM-DD' dates). Pre-filters where the backend can, else over-fetches."),
     per_chunk: bool = typer.Option(False, "--per-chunk", help="Chunked indexes: one line per chunk instead of per document (max over chunks)."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
@@ -41,7 +42,8 @@ def query(
     check_out(out, overwrite)
     kind = run_format(out, fmt)
     res = run_query(index, queries, k, {"nprobe": nprobe, "ef_search": ef_search, "search_k": search_k}, model,
-                    common.fields(id_field, text_field, title_field), per_chunk, not no_cache)
+                    common.fields(id_field, text_field, title_field), per_chunk, not no_cache,
+                    filter_expr=filter_expr)
     res.manifest.params["run_tag"] = run_tag
     write_run(res.run, out, res.manifest, kind, run_tag, overwrite=overwrite)
     if json_out:

@@ -25,6 +25,8 @@ REGISTRY: dict[str, str] = {
     "faiss": "vecrecall.indexes.faiss:FaissIndex",
     "hnswlib": "vecrecall.indexes.hnswlib:HnswlibIndex",
     "annoy": "vecrecall.indexes.annoy:AnnoyIndex",
+    "milvus": "vecrecall.indexes.milvus:MilvusIndex",
+    "bm25": "vecrecall.indexes.bm25:BM25Index",
 }
 
 
@@ -39,16 +41,25 @@ class Index(ABC):
     backend: ClassVar[str]
     input_kind: ClassVar[str] = "vectors"  # "vectors" or "text"
     metrics: ClassVar[tuple[str, ...]] = METRICS
+    # True when `search(..., allowed=mask)` applies a boolean row mask before ranking (metadata pre-filter);
+    # otherwise the query stage over-fetches and post-filters.
+    supports_filter: ClassVar[bool] = False
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any]) -> None:
         self.metric = metric
         self.dim = dim
         self.params = params
+        self.timings: dict[str, float] = {}  # e.g. train_s, recorded in the index manifest's stats
 
     @classmethod
     @abstractmethod
     def build(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "Index":
         """Build from an (n, dim) float32 matrix (or texts for text backends). `params` are checked here."""
+
+    @classmethod
+    def output_params(cls, params: dict[str, Any], out: Path, overwrite: bool) -> dict[str, Any]:
+        """Build params completed with the destination (for backends that keep data elsewhere, e.g. a server)."""
+        return params
 
     @abstractmethod
     def save(self, directory: Path) -> None:

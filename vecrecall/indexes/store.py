@@ -33,6 +33,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
     cls = get_backend(backend)
     check_out(out, overwrite)
     params = {k: v for k, v in (params or {}).items() if v is not None}
+    params = cls.output_params(params, Path(out), overwrite)
     if cls.input_kind == "text":
         if corpus is None:
             raise UserError(f"--backend {backend} indexes text: pass --corpus (a BEIR directory or a corpus file)")
@@ -66,7 +67,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
             type="index",
             params={"backend": backend, "metric": metric, "dim": dim, "seed": seed, **index.params},
             inputs=inputs,
-            stats={"n": len(ids), "build_s": round(build_s, 3), "bytes": _dir_bytes(tmp)},
+            stats={"n": len(ids), "build_s": round(build_s, 3), **index.timings, "bytes": _dir_bytes(tmp)},
         )
         write_dir_manifest(tmp, manifest)
     return manifest

@@ -1,4 +1,5 @@
-"""Relevance judgements: TREC (`qid 0 docno rel`), BEIR tsv (`query-id corpus-id score`), Parquet, BEIR directories.
+"""Relevance judgements: TREC (`qid 0 docno rel`), BEIR tsv (`query-id corpus-id score`), Parquet, BEIR directories,
+and `user_id,item_id` interaction logs (CSV/TSV/Parquet, binary relevance; see io/interactions.py).
 
 Always returned as a DataFrame with string `qid`, `docid` and integer `rel`.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from .interactions import is_interaction_log, read_interactions
 
 COLUMNS = ["qid", "docid", "rel"]
 _ALIASES = {"query-id": "qid", "query_id": "qid", "corpus-id": "docid", "doc_id": "docid", "docno": "docid",
@@ -47,6 +49,8 @@ def _grade(value: str, where: str) -> int:
 def read_qrels(path: str | Path, split: str = "test") -> pd.DataFrame:
     """Read qrels from any supported form; malformed lines are refused with their line number."""
     f = _resolve(Path(path), split)
+    if is_interaction_log(f):  # user_id,item_id logs (recommendation) → binary qrels
+        return read_interactions(f)
     if f.suffix.lower() == ".parquet":
         df = pd.read_parquet(f).rename(columns=_ALIASES)
         missing = [c for c in COLUMNS if c not in df.columns]

@@ -1,0 +1,149 @@
+"""rerank: the reordering logic with a hand-made scorer, the score cache, a tiny random CrossEncoder built in the
+test (nothing downloaded) against CrossEncoder.predict, the bi-encoder scorer, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SAMPLE, assert_user_error
+
+from vecrecall.errors import UserError
+from vecrecall.rerank import PairScorer, ScoreCache, rerank
+
+
+class LengthScorer(PairScorer):
+    """Score = number of characters of the document (counts the pairs it scores)."""
+
+    name = fingerprint = "length-v1"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def score(self, pairs):
+        self.calls += len(pairs)
+        return np.array([float(len(d)) for _, d in pairs])
+
+
+RUN = pd.DataFrame({"qid": ["q1"] * 4 + ["q2"] * 2, "docid": ["a", "b", "c", "d", "a", "e"],
+                    "rank": [1, 2, 3, 4, 1, 2], "score": [4.0, 3.0, 2.0, 1.0, 2.0, 1.0]})
+DOCS = {"a": "x", "b": "xxx", "c": "xx", "d": "xxxxxxxx", "e": "xxx"}
+QUERIES = {"q1": "one", "q2": "two"}
+
+
+def test_reorders_top_depth_exactly(tmp_path):
+    out, stats = rerank(RUN, QUERIES, DOCS, LengthScorer(), depth=3, k=2)
+    # q1: only a, b, c (depth 3) are reranked: b(3) > c(2) > a(1); d is beyond the depth even though it is longest
+    assert out[out["qid"] == "q1"][["docid", "rank", "score"]].values.tolist() == [["b", 1, 3.0], ["c", 2, 2.0]]
+    assert out[out["qid"] == "q2"]["docid"].tolist() == ["e", "a"]
+    assert stats.pairs == 5 and stats.scored == 5
+    tie = rerank(RUN, QUERIES, {**DOCS, "b": "xx"}, LengthScorer(), depth=3, k=3)[0]
+    assert tie[tie["qid"] == "q1"]["docid"].tolist() == ["b", "c", "a"]  # b = c = 2: ties by docid
+
+
+def test_depth_uses_scores_not_file_order():
+    shuffled = RUN.assign(score=[1.0, 2.0, 3.0, 4.0, 2.0, 1.0])  # d, c, b are now q1's top 3
+    out, _ = rerank(shuffled, QUERIES, DOCS, LengthScorer(), depth=3, k=3)
+    assert out[out["qid"] == "q1"]["docid"].tolist() == ["d", "b", "c"]
+
+
+def test_score_cache(tmp_path):
+    cache = ScoreCache(tmp_path)
+    s1 = LengthScorer()
+    first, _ = rerank(RUN, QUERIES, DOCS, s1, depth=4, k=4, cache=cache)
+    s2 = LengthScorer()
+    second, stats = rerank(RUN, QUERIES, DOCS, s2, depth=4, k=4, cache=cache)
+    assert s2.calls == 0 and stats.scored == 0 and second.equals(first)
+    s3 = LengthScorer()
+    rerank(RUN, QUERIES, {**DOCS, "a": "changed"}, s3, depth=4, k=4, cache=cache)
+    assert s3.calls == 2  # only the pairs whose text changed (a in q1 and q2) are scored again
+    cache.close()
+
+
+def test_refuses_bad_input():
+    with pytest.raises(UserError, match="-k 5 exceeds --depth 3"):
+        rerank(RUN, QUERIES, DOCS, LengthScorer(), depth=3, k=5)
+    with pytest.raises(UserError, match="have no text"):
+        rerank(RUN, {"q1": "one"}, DOCS, LengthScorer(), depth=3, k=2)
+    with pytest.raises(UserError, match="not in the corpus"):
+        rerank(RUN, QUERIES, {"a": "x"}, LengthScorer(), depth=3, k=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    from tiny_models import make_tiny_bi_encoder, make_tiny_cross_encoder
+
+    d = tmp_path_factory.mktemp("models")
+    return {"ce": make_tiny_cross_encoder(d / "ce", seed=3), "bi": make_tiny_bi_encoder(d / "bi", seed=3)}
+
+
+@pytest.fixture
+def flat_run(vr, sample_chain, tmp_path):
+    run = tmp_path / "flat.run"
+    assert vr("query", "--index", sample_chain["flat"], "--queries", sample_chain["qemb"], "-k", "8", "--out", run).exit_code == 0
+    return run
+
+
+def test_cli_cross_encoder(vr, tiny_models, flat_run, tmp_path):
+    from sentence_transformers import CrossEncoder
+
+    from vecrecall.io.runs import read_run
+    from vecrecall.io.texts import load_texts
+
+    out = tmp_path / "ce.run"
+    args = ["rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--model", tiny_models["ce"],
+            "--depth", "5", "-k", "3", "--max-length", "64"]
+    r = vr(*args, "--out", out)
+    assert r.exit_code == 0, r.stderr
+    got = read_run(out)
+    assert got.groupby("qid").size().eq(3).all()
+    # the scores are CrossEncoder.predict on (query text, document text)
+    q = load_texts(SAMPLE, "queries").set_index("id")["text"]
+    d = load_texts(SAMPLE, "corpus").set_index("id")["text"]
+    ce = CrossEncoder(str(tiny_models["ce"]), max_length=64, device="cpu")
+    direct = ce.predict([[q[a], d[b]] for a, b in zip(got["qid"], got["docid"])], show_progress_bar=False)
+    assert got["score"].to_numpy() == pytest.approx(np.asarray(direct, dtype=float), abs=1e-5)
+    base = read_run(flat_run)
+    top5 = base[base["rank"] <= 5]
+    for qid, g in got.groupby("qid"):
+        assert set(g["docid"]) <= set(top5[top5["qid"] == qid]["docid"])
+    m = json.loads((tmp_path / "ce.run.manifest.json").read_text())
+    assert m["params"]["rerank"]["depth"] == 5 and m["stats"]["scored"] == 200
+    r = vr(*args, "--out", tmp_path / "again.run", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["cached"] == 200  # second time: all from the cache
+    assert read_run(tmp_path / "again.run").equals(got)
+
+
+def test_cli_biencoder_hash(vr, flat_run, tmp_path):
+    from vecrecall.encoders import load_encoder, l2_normalize
+    from vecrecall.io.runs import read_run
+    from vecrecall.io.texts import load_texts
+
+    out = tmp_path / "bi.run"
+    r = vr("rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--scorer", "biencoder",
+           "--model", "hash:64", "--depth", "8", "-k", "8", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    got = read_run(out)
+    enc = load_encoder("hash:64")
+    q = load_texts(SAMPLE, "queries").set_index("id")["text"]
+    d = load_texts(SAMPLE, "corpus").set_index("id")["text"]
+    qa = l2_normalize(enc.encode([q[x] for x in got["qid"]]))
+    da = l2_normalize(enc.encode([d[x] for x in got["docid"]]))
+    assert got["score"].to_numpy() == pytest.approx((qa * da).sum(1), abs=1e-5)
+    # with the index's own encoder and full depth the order is the flat run's order (same cosine)
+    base = read_run(flat_run)
+    assert got.groupby("qid")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
+    assert set(zip(got["qid"], got["docid"])) == set(zip(base["qid"], base["docid"]))
+
+
+def test_cli_bad_input(vr, tiny_models, flat_run, tmp_path):
+    out = tmp_path / "x.run"
+    base = ["rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--out", out]
+    assert_user_error(vr(*base, "--model", tiny_models["bi"]), "bi-encoder")
+    assert_user_error(vr(*base, "--model", tmp_path / "nowhere"), "no such cross-encoder directory")
+    assert_user_error(vr(*base), "--scorer crossencoder needs --model")
+    assert_user_error(vr(*base, "--model", tiny_models["ce"], "--depth", "5", "-k", "10"), "-k 10 exceeds --depth 5")
+    assert_user_error(vr(*base, "--scorer", "colbert"), "--scorer colbert")
+    assert not out.exists()

@@ -1,0 +1,451 @@
+"""Milvus backend through pymilvus: a milvus-lite database inside the index directory, or a Milvus server.
+
+- Default: a milvus-lite database (`milvus.db`, a directory) is built in a staging directory beside `--out`, then
+  copied into the index directory by `save`; it opens again from wherever the index directory is moved to.
+- `--milvus-uri http://host:port`: the vectors live in a collection on that server; the index directory records the
+  URI and collection (never a token: that is read from $MILVUS_TOKEN when connecting).
+- Index types FLAT, IVF_FLAT and IVF_SQ8 (`--nlist`; search `--nprobe`), HNSW (`--hnsw-m`, `--ef-construction`;
+  search `--ef-search`); on a server also IVF_PQ (`--pq-m`, `--pq-bits`) and DISKANN; metrics ip/l2/cosine map to IP/L2/COSINE, scores higher-is-better (l2: −squared distance).
+
+A collection is built under a staging name and renamed when the index directory is saved, so a failed build leaves
+no collection behind and `--overwrite` replaces an old collection only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..artifacts import write_json
+from ..errors import UserError
+from ..lazy import need
+from ..progress import progress
+from .base import Index, pad_results, refuse_unknown
+
+# milvus-lite logs a traceback when it cannot open a database; vecrecall reports that as one line instead.
+logging.getLogger("milvus_lite").addHandler(logging.NullHandler())
+
+LITE_DB = "milvus.db"
+SERVER_FILE = "milvus.json"
+TOKEN_ENV = "MILVUS_TOKEN"
+CONNECT_TIMEOUT_S = 5.0
+MAX_TOPK = 16384  # Milvus's limit on `limit`
+INSERT_BATCH = 2048
+SEARCH_BATCH = 256
+VECTOR_FIELD = "vec"
+ROW_FIELD = "row"
+
+# index type -> vecrecall build parameters it takes
+TYPES: dict[str, set[str]] = {"FLAT": set(), "IVF_FLAT": {"nlist"}, "IVF_SQ8": {"nlist"}, "IVF_PQ": {"nlist", "pq_m", "pq_bits"},
+                              "HNSW": {"hnsw_m", "ef_construction"}, "DISKANN": set()}
+# what each flavour of Milvus builds (milvus-lite 3.x: faiss per segment; a server: Milvus's own index nodes)
+FLAVOURS: dict[str, tuple[str, ...]] = {"milvus-lite": ("FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW"),
+                                        "server": ("FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "HNSW", "DISKANN")}
+ALIASES = {"IVF": "IVF_FLAT", "IVFFLAT": "IVF_FLAT"}
+SEARCH_PARAMS: dict[str, tuple[str, ...]] = {"FLAT": (), "IVF_FLAT": ("nprobe",), "IVF_SQ8": ("nprobe",), "IVF_PQ": ("nprobe",),
+                                             "HNSW": ("ef_search",), "DISKANN": ()}
+NATIVE = {"nlist": "nlist", "pq_m": "m", "pq_bits": "nbits", "hnsw_m": "M", "ef_construction": "efConstruction",
+          "nprobe": "nprobe", "ef_search": "ef"}
+METRICS = {"ip": "IP", "l2": "L2", "cosine": "COSINE"}
+DEFAULT_NPROBE = 8
+DEFAULT_HNSW_M = 16
+DEFAULT_EF_CONSTRUCTION = 200
+
+
+def collection_name(out: str | Path | None) -> str:
+    """A valid Milvus collection name from an index directory name (letters, digits, underscores)."""
+    stem = re.sub(r"[^0-9A-Za-z_]", "_", Path(out).name) if out else ""
+    stem = stem.strip("_") or "vecrecall"
+    if not (stem[0].isalpha() or stem[0] == "_"):
+        stem = "vr_" + stem
+    return stem[:200]
+
+
+def check_collection_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", name):
+        raise UserError(f"--collection {name}: Milvus collection names are letters, digits and underscores, "
+                        "starting with a letter or underscore")
+    return name
+
+
+def check_uri(uri: str) -> str:
+    """Server URIs only (http/https/tcp); credentials belong in $MILVUS_TOKEN, never in a recorded URI."""
+    parsed = urlparse(uri)
+    if parsed.scheme.lower() not in ("http", "https", "tcp") or not parsed.hostname:
+        raise UserError(f"--milvus-uri {uri}: expected http://host:port of a Milvus server; leave --milvus-uri out "
+                        "for a milvus-lite database inside --out")
+    if parsed.username or parsed.password:
+        raise UserError(f"--milvus-uri: do not put credentials in the URI (it is recorded in the manifest); "
+                        f"set ${TOKEN_ENV} instead")
+    return uri
+
+
+def canonical_type(index_type: str | None) -> str:
+    name = (index_type or "FLAT").upper()
+    name = ALIASES.get(name, name)
+    if name not in TYPES:
+        raise UserError(f"--index-type {index_type}: unknown Milvus index type; choose one of {', '.join(TYPES)}")
+    return name
+
+
+def connect(uri: str, where: str) -> Any:
+    """A MilvusClient for a server URI or a milvus-lite path; failures become one line naming the URI."""
+    pymilvus = need("pymilvus")
+    lite = not uri.startswith(("http://", "https://", "tcp://"))
+    if lite:
+        need("milvus_lite")
+    try:
+        return pymilvus.MilvusClient(uri=uri, token=os.environ.get(TOKEN_ENV, "") if not lite else "",
+                                     timeout=CONNECT_TIMEOUT_S)
+    except pymilvus.exceptions.MilvusException as exc:
+        if lite and _locked(Path(uri)):
+            raise UserError(f"{where} {uri}: another process is using it (milvus-lite opens a database from one "
+                            "process at a time); wait for it to finish or copy the index directory") from None
+        hint = "is it a milvus-lite database?" if lite else f"is the server running and reachable? (token from ${TOKEN_ENV})"
+        raise UserError(f"{where} {uri}: cannot connect to Milvus ({_message(exc)}); {hint}") from None
+
+
+def _locked(db: Path) -> bool:
+    """True when another process holds milvus-lite's lock on the database directory `db`."""
+    import fcntl
+
+    lock = db / "LOCK"
+    if not lock.exists():
+        return False
+    with open(lock, "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def _message(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc).strip().splitlines()[0]
+
+
+def _release_lite(path: str) -> None:
+    """Stop milvus-lite's in-process server for `path` (it holds the database's lock)."""
+    try:
+        from milvus_lite import server_manager_instance
+    except ImportError:
+        return
+    server_manager_instance.release_server(path)
+
+
+@dataclass
+class _Staging:
+    """A collection built in this process: its current and final names and, for milvus-lite, the staging directory.
+
+    `keep` is False for a temporary build (no index directory to save into): it is dropped when the index goes."""
+
+    current: str
+    final: str
+    dir: str | None
+    keep: bool
+
+
+_COUNTER = itertools.count()
+
+
+@dataclass
+class _Handle:
+    """An open connection: the client, and the milvus-lite path whose in-process server must be released."""
+
+    client: Any
+    lite_path: str | None
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.lite_path:
+                _release_lite(self.lite_path)
+
+
+class MilvusIndex(Index):
+    backend: ClassVar[str] = "milvus"
+    supports_filter: ClassVar[bool] = True  # a row mask becomes a boolean expression Milvus applies before ranking
+
+    def __init__(self, metric: str, dim: int, params: dict[str, Any], handle: _Handle,
+                 staging: _Staging | None = None) -> None:
+        super().__init__(metric, dim, params)
+        self.handle = handle
+        self.staging = staging  # set for an index built in this process
+        self._finalizer = weakref.finalize(self, _finish, handle, staging)
+
+    @property
+    def client(self) -> Any:
+        return self.handle.client
+
+    @property
+    def collection(self) -> str:
+        """The collection searched now (the staging name until a built index is saved)."""
+        return self.staging.current if self.staging else self.params["collection"]
+
+    # ---------------------------------------------------------------- build
+
+    @classmethod
+    def output_params(cls, params: dict[str, Any], out: Path, overwrite: bool) -> dict[str, Any]:
+        """Where the built index will live: the collection name defaults to the index directory's name."""
+        return {**params, "collection": params.get("collection") or collection_name(out), "_out": str(out),
+                "_overwrite": overwrite}
+
+    @classmethod
+    def build(cls, data: np.ndarray, metric: str, params: dict[str, Any], seed: int = 0) -> "MilvusIndex":
+        """Insert `data` into a new collection and index it. Without a destination (`output_params` not applied,
+        e.g. in a sweep) the collection is temporary: dropped when this object goes away."""
+        params = dict(params)
+        out = params.pop("_out", None)
+        overwrite = bool(params.pop("_overwrite", False))
+        uri = params.pop("milvus_uri", None)
+        index_type = canonical_type(params.pop("index_type", None))
+        collection = check_collection_name(params.pop("collection", None) or collection_name(out))
+        params = refuse_unknown(params, TYPES[index_type], f"milvus {index_type}")
+        n, dim = data.shape
+        native = cls._build_params(index_type, params, n, dim)
+        stage = f"{collection}__{'building' if out else 'temporary'}_{os.getpid()}_{next(_COUNTER)}"
+        if uri:
+            check_uri(uri)
+            handle = _Handle(connect(uri, "--milvus-uri"), None)
+            staging = _Staging(stage, collection, None, keep=bool(out))
+            flavour = "server"
+        else:
+            parent = Path(out).resolve().parent if out else Path(tempfile.gettempdir())
+            parent.mkdir(parents=True, exist_ok=True)
+            tmpdir = tempfile.mkdtemp(prefix=f".{Path(out).name if out else 'vecrecall'}.milvus-tmp-", dir=parent)
+            path = str(Path(tmpdir) / LITE_DB)
+            staging = _Staging(stage, collection, tmpdir, keep=bool(out))
+            try:
+                handle = _Handle(connect(path, "milvus-lite database"), path)
+            except BaseException:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+                raise
+            flavour = "milvus-lite"
+        try:
+            if index_type not in FLAVOURS[flavour]:
+                raise UserError(f"--index-type {index_type}: not supported by {flavour}; choose one of {', '.join(FLAVOURS[flavour])}")
+            client = handle.client
+            version = _server_version(client)
+            if out and client.has_collection(collection) and not overwrite:
+                have = _collection_dim(client, collection)
+                clash = f" with dimension {have} (these embeddings have {dim})" if have not in (None, dim) else ""
+                raise UserError(f"collection '{collection}' already exists on {uri}{clash}; pass --overwrite to replace "
+                                "it, or --collection NAME")
+            cls._create(client, stage, dim, data, index_type, metric, native)
+        except BaseException as exc:
+            _finish(handle, staging)
+            if isinstance(exc, (UserError, KeyboardInterrupt)):
+                raise
+            pymilvus = need("pymilvus")
+            if isinstance(exc, pymilvus.exceptions.MilvusException):
+                raise UserError(f"Milvus ({flavour}) refused to build {index_type} over {n:,}×{dim} vectors: {_message(exc)}") from None
+            raise
+        params.update({"index_type": index_type, "collection": collection if out else None, "flavour": flavour,
+                       "server_version": version, "milvus_uri": uri,
+                       "storage": f"collection '{collection}' on the Milvus server {uri}" if uri else f"milvus-lite database {LITE_DB} in this directory"})
+        params = {k: v for k, v in params.items() if v is not None}
+        return cls(metric, dim, params, handle, staging)
+
+    @staticmethod
+    def _build_params(index_type: str, params: dict[str, Any], n: int, dim: int) -> dict[str, Any]:
+        """Fill defaults into `params` (recorded in the manifest) and return Milvus's names for them."""
+        if "nlist" in TYPES[index_type]:
+            nlist = params.setdefault("nlist", max(1, int(round(math.sqrt(n)))))
+            if not 1 <= nlist <= min(n, 65536):
+                raise UserError(f"--nlist {nlist}: must be between 1 and min(number of vectors, 65536) = {min(n, 65536)}")
+        if index_type == "IVF_PQ":
+            m = params.setdefault("pq_m", max(d for d in range(1, max(1, dim // 4) + 1) if dim % d == 0))
+            params.setdefault("pq_bits", 8)
+            if m < 1 or dim % m:
+                raise UserError(f"--pq-m {m}: must divide the dimension {dim}")
+        if index_type == "HNSW":
+            params.setdefault("hnsw_m", DEFAULT_HNSW_M)
+            params.setdefault("ef_construction", DEFAULT_EF_CONSTRUCTION)
+            if not 2 <= params["hnsw_m"] <= 2048:
+                raise UserError(f"--hnsw-m {params['hnsw_m']}: Milvus takes 2 to 2048")
+            if params["ef_construction"] < 1:
+                raise UserError(f"--ef-construction {params['ef_construction']}: must be at least 1")
+        return {NATIVE[k]: int(v) for k, v in params.items() if k in NATIVE}
+
+    @staticmethod
+    def _create(client: Any, name: str, dim: int, data: np.ndarray, index_type: str, metric: str,
+                native: dict[str, Any]) -> None:
+        from pymilvus import DataType
+
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field(ROW_FIELD, DataType.INT64, is_primary=True)
+        schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
+        client.create_collection(name, schema=schema)
+        n = data.shape[0]
+        with progress("insert into milvus", n, "vectors") as advance:
+            for start in range(0, n, INSERT_BATCH):
+                block = np.ascontiguousarray(data[start : start + INSERT_BATCH], dtype=np.float32)
+                client.insert(name, [{ROW_FIELD: start + i, VECTOR_FIELD: v} for i, v in enumerate(block)])
+                advance(len(block))
+        client.flush(name)  # seal the segments, so the index is built over all of them
+        index = client.prepare_index_params()
+        # Servers read the flat keys; milvus-lite reads the JSON 'params' entry (older pymilvus wire format).
+        index.add_index(field_name=VECTOR_FIELD, index_type=index_type, metric_type=METRICS[metric],
+                        params={**native, "params": dict(native)})
+        client.create_index(name, index)
+        client.load_collection(name)
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, directory: Path) -> None:
+        """Give the built collection its final name; milvus-lite's database is copied into `directory`.
+
+        The index stays searchable afterwards (a sweep saves once to measure the size, then searches)."""
+        staging = self.staging
+        if staging is None:
+            raise UserError(f"{directory}: this Milvus index was loaded, not built; copy its directory instead")
+        if staging.keep and staging.current != staging.final:
+            if self.client.has_collection(staging.final):
+                self.client.drop_collection(staging.final)  # --overwrite was checked when the build started
+            self.client.rename_collection(staging.current, staging.final)
+            staging.current = staging.final
+        if staging.dir:
+            path = self.handle.lite_path
+            self.handle.close()  # release the lock, so the copy is of a closed database
+            shutil.copytree(path, directory / LITE_DB, ignore=shutil.ignore_patterns("LOCK"))
+            self.handle.client = connect(path, "milvus-lite database")
+            self.client.load_collection(self.collection)
+        else:
+            write_json(directory / SERVER_FILE, {"milvus_uri": self.params["milvus_uri"], "collection": self.collection,
+                                                 "note": "the vectors live on this Milvus server, not in this directory"})
+
+    @classmethod
+    def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "MilvusIndex":
+        uri = params.get("milvus_uri")
+        if uri:
+            handle = _Handle(connect(uri, f"{directory}: Milvus server"), None)
+            where = f"on {uri}"
+        else:
+            db = Path(directory) / LITE_DB
+            if not db.exists():
+                raise UserError(f"{directory}: incomplete Milvus index ({LITE_DB} missing); rebuild it with vecrecall build-index")
+            handle = _Handle(connect(str(db), "milvus-lite database"), str(db))
+            where = f"in {db}"
+        collection = params["collection"]
+        try:
+            if not handle.client.has_collection(collection):
+                raise UserError(f"{directory}: collection '{collection}' is not {where} any more; rebuild the index")
+            have = _collection_dim(handle.client, collection)
+            if have != dim:
+                raise UserError(f"{directory}: collection '{collection}' {where} has dimension {have} but the index "
+                                f"manifest says {dim}; it was replaced by another build, rebuild this index")
+            handle.client.load_collection(collection)
+        except BaseException:
+            handle.close()
+            raise
+        return cls(metric, dim, dict(params), handle)
+
+    # ---------------------------------------------------------------- search
+
+    def search_params(self) -> tuple[str, ...]:
+        return SEARCH_PARAMS[self.params["index_type"]]
+
+    def native_search_params(self, k: int, **given: Any) -> dict[str, Any]:
+        """Milvus search parameters: defaults nprobe 8, ef max(k, 64); ef is raised to k (Milvus needs ef ≥ k)."""
+        native = {NATIVE[name]: int(v) for name, v in given.items()}
+        kind = self.params["index_type"]
+        if "nprobe" in SEARCH_PARAMS[kind]:
+            native.setdefault("nprobe", min(DEFAULT_NPROBE, int(self.params["nlist"])))
+            if not 1 <= native["nprobe"] <= 65536:
+                raise UserError(f"--nprobe {native['nprobe']}: must be between 1 and 65536")
+        if kind == "HNSW":
+            native["ef"] = max(native.get("ef", max(k, 64)), k)
+        return native
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k; `allowed` (boolean mask over rows, from `query --filter`) is applied by Milvus as a pre-filter."""
+        given = self.check_search_params(search_params)
+        if k > MAX_TOPK:
+            raise UserError(f"-k {k}: Milvus returns at most {MAX_TOPK} results per query")
+        request = {"metric_type": METRICS[self.metric], "params": self.native_search_params(k, **given)}
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        scores: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        sign = -1.0 if self.metric == "l2" else 1.0
+        for start in range(0, len(q), SEARCH_BATCH):
+            result = self.client.search(self.collection, data=q[start : start + SEARCH_BATCH], limit=k,
+                                        output_fields=[], search_params=request, anns_field=VECTOR_FIELD,
+                                        filter=rows_expression(allowed))
+            for hits in result:
+                positions.append(np.asarray(hits.ids, dtype=np.int64))
+                scores.append(sign * np.asarray(hits.distances, dtype=np.float32))
+        return pad_results(scores, positions, k)
+
+    def describe(self) -> dict[str, Any]:
+        rows = None
+        try:
+            rows = int(self.client.get_collection_stats(self.collection).get("row_count"))
+        except Exception:  # noqa: BLE001 - describe is best effort (e.g. after save closed the connection)
+            pass
+        return {**super().describe(), "rows": rows}
+
+
+def rows_expression(allowed: np.ndarray | None) -> str:
+    """A Milvus boolean expression selecting the rows where `allowed` is True ('' = all rows).
+
+    The filter itself is evaluated by vecrecall over ids.parquet (vecrecall.filters), so its semantics (dates,
+    missing values) are the same for every backend; Milvus receives the resulting rows, listed on the shorter side."""
+    if allowed is None:
+        return ""
+    mask = np.asarray(allowed, dtype=bool)
+    keep = np.flatnonzero(mask)
+    if len(keep) == len(mask):
+        return ""
+    drop = np.flatnonzero(~mask)
+    if len(keep) <= len(drop):
+        return f"{ROW_FIELD} in [{', '.join(map(str, keep.tolist()))}]"
+    return f"{ROW_FIELD} not in [{', '.join(map(str, drop.tolist()))}]"
+
+
+def _server_version(client: Any) -> str | None:
+    try:
+        return str(client.get_server_version())
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+
+
+def _collection_dim(client: Any, name: str) -> int | None:
+    for f in client.describe_collection(name).get("fields", []):
+        if f.get("name") == VECTOR_FIELD or "dim" in (f.get("params") or {}):
+            dim = (f.get("params") or {}).get("dim")
+            return int(dim) if dim is not None else None
+    return None
+
+
+def _finish(handle: _Handle, staging: _Staging | None) -> None:
+    """On the way out: drop a collection that was never saved (or was temporary), close, remove a staging database."""
+    if staging is not None and (not staging.keep or staging.current != staging.final):
+        try:
+            if handle.client.has_collection(staging.current):
+                handle.client.drop_collection(staging.current)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+    try:
+        handle.close()
+    except Exception:  # noqa: BLE001
+        pass
+    if staging is not None and staging.dir:
+        shutil.rmtree(staging.dir, ignore_errors=True)
+
+
+__all__ = ["MilvusIndex", "collection_name"]

@@ -1,0 +1,194 @@
+"""Rerank the top of a run with a pair scorer: a sentence-transformers CrossEncoder, or a bi-encoder for comparison.
+
+For each query the run's `depth` best documents (by score, ties by docid) are scored as (query text, document text)
+pairs; the output is those documents ordered by the new score (ties by docid), cut to k (k ≤ depth). Scores are cached
+in SQLite under $VECRECALL_CACHE_DIR (default ~/.cache/vecrecall) by (scorer fingerprint, qid, docid), together with
+a hash of both texts so an edited text is scored again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .io.runs import COLUMNS, rank_run
+
+
+class PairScorer(ABC):
+    """Scores (query, document) text pairs; higher is better. `fingerprint` keys the score cache."""
+
+    fingerprint: str
+    name: str
+
+    @abstractmethod
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "fingerprint": self.fingerprint}
+
+
+class CrossEncoderScorer(PairScorer):
+    """A CrossEncoder from a local directory (vecrecall.crossencoder refuses anything else)."""
+
+    def __init__(self, path: str | Path, max_length: int | None = None, batch_size: int = 32, device: str | None = None) -> None:
+        from .crossencoder import cross_encoder_fingerprint, load_cross_encoder
+
+        if not path:
+            raise UserError("--scorer crossencoder needs --model PATH (a local CrossEncoder directory)")
+        self.model = load_cross_encoder(path, max_length=max_length, device=device)
+        self.name = str(path)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.fingerprint = f"ce:{cross_encoder_fingerprint(path)}:{max_length}"
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        out = self.model.predict([list(p) for p in pairs], batch_size=self.batch_size, show_progress_bar=False,
+                                 convert_to_numpy=True)
+        out = np.asarray(out, dtype=np.float64)
+        return out[:, -1] if out.ndim == 2 else out  # several labels: the last one (the "relevant" class)
+
+
+class BiEncoderScorer(PairScorer):
+    """Cosine similarity of a bi-encoder's query and document vectors (vectors cached by vecrecall.encoders)."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
+        from .encoders import load_encoder
+
+        self.encoder = load_encoder(model)
+        self.name = self.encoder.name
+        self.batch_size = batch_size
+        self.fingerprint = f"bi:{self.encoder.fingerprint}"
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        from .encoders import EncodeSettings, VectorCache, encode_texts
+
+        settings = EncodeSettings(normalize=True, batch_size=self.batch_size)
+        cache = VectorCache(self.encoder, "raw")
+        try:
+            q = encode_texts(self.encoder, [p[0] for p in pairs], settings, "queries", cache)
+            d = encode_texts(self.encoder, [p[1] for p in pairs], settings, "corpus", cache)
+        finally:
+            cache.close()
+        return np.einsum("ij,ij->i", q, d).astype(np.float64)
+
+
+class ScoreCache:
+    """(scorer fingerprint, qid, docid) → score, with a hash of the two texts; one SQLite file."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        root = root or Path(os.environ.get("VECRECALL_CACHE_DIR", Path.home() / ".cache" / "vecrecall"))
+        root.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(root / "rerank-scores.sqlite")
+        self.db.execute("CREATE TABLE IF NOT EXISTS score (model TEXT, qid TEXT, docid TEXT, h BLOB, s REAL, "
+                        "PRIMARY KEY (model, qid, docid))")
+
+    @staticmethod
+    def text_hash(query: str, doc: str) -> bytes:
+        return hashlib.sha256(f"{query}\x00{doc}".encode()).digest()[:16]
+
+    def get(self, model: str, keys: list[tuple[str, str]], hashes: list[bytes]) -> dict[int, float]:
+        found: dict[int, float] = {}
+        want = {k: i for i, k in enumerate(keys)}
+        for qid in sorted({q for q, _ in keys}):
+            for docid, h, s in self.db.execute("SELECT docid, h, s FROM score WHERE model = ? AND qid = ?", (model, qid)):
+                i = want.get((qid, docid))
+                if i is not None and h == hashes[i]:
+                    found[i] = s
+        return found
+
+    def put(self, model: str, rows: list[tuple[str, str, bytes, float]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO score VALUES (?, ?, ?, ?, ?)", [(model, *r) for r in rows])
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass
+class RerankStats:
+    pairs: int
+    scored: int  # pairs the scorer actually ran on (the rest came from the cache)
+    score_s: float
+
+    @property
+    def pairs_per_s(self) -> float:
+        return self.scored / self.score_s if self.score_s > 0 else float("inf")
+
+
+def top_depth(run: pd.DataFrame, depth: int) -> pd.DataFrame:
+    """Each query's `depth` best documents (by score, ties by docid)."""
+    r = rank_run(run[COLUMNS].copy())
+    return r[r["rank"] <= depth].reset_index(drop=True)
+
+
+def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], scorer: PairScorer, depth: int = 100,
+           k: int = 10, batch: int = 256, cache: ScoreCache | None = None,
+           advance: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, RerankStats]:
+    """The run's top `depth` per query re-scored by `scorer` and cut to `k`."""
+    import time
+
+    if depth < 1 or k < 1:
+        raise UserError(f"--depth {depth} / -k {k}: both must be ≥ 1")
+    if k > depth:
+        raise UserError(f"-k {k} exceeds --depth {depth}: rerank returns only reranked documents; raise --depth or lower -k")
+    top = top_depth(run, depth)
+    missing_q = sorted(set(top["qid"]) - set(queries))
+    if missing_q:
+        raise UserError(f"--queries: {len(missing_q)} query id(s) of the run have no text (first: '{missing_q[0]}'); "
+                        "pass the queries the run was made from")
+    missing_d = sorted(set(top["docid"]) - set(docs))
+    if missing_d:
+        raise UserError(f"--corpus: {len(missing_d)} document id(s) of the run are not in the corpus (first: "
+                        f"'{missing_d[0]}'); pass the corpus the run was made from")
+    qids, docids = top["qid"].tolist(), top["docid"].tolist()
+    pairs = [(queries[q], docs[d]) for q, d in zip(qids, docids)]
+    scores = np.empty(len(pairs), dtype=np.float64)
+    hashes = [ScoreCache.text_hash(q, d) for q, d in pairs]
+    hits = cache.get(scorer.fingerprint, list(zip(qids, docids)), hashes) if cache else {}
+    for i, s in hits.items():
+        scores[i] = s
+    if advance and hits:
+        advance(len(hits))
+    todo = [i for i in range(len(pairs)) if i not in hits]
+    t0 = time.perf_counter()
+    for start in range(0, len(todo), batch):
+        idx = todo[start : start + batch]
+        fresh = np.asarray(scorer.score([pairs[i] for i in idx]), dtype=np.float64).reshape(-1)
+        if len(fresh) != len(idx):
+            raise UserError(f"the scorer returned {len(fresh)} scores for {len(idx)} pairs")
+        scores[idx] = fresh
+        if cache:
+            cache.put(scorer.fingerprint, [(qids[i], docids[i], hashes[i], float(scores[i])) for i in idx])
+        if advance:
+            advance(len(idx))
+    elapsed = time.perf_counter() - t0
+    if not np.isfinite(scores).all():
+        raise UserError("the scorer returned NaN or infinite scores; check the model")
+    out = rank_run(pd.DataFrame({"qid": qids, "docid": docids, "score": scores}))
+    out = out[out["rank"] <= k][COLUMNS].reset_index(drop=True)
+    return out, RerankStats(len(pairs), len(todo), elapsed)
+
+
+SCORERS: dict[str, Callable[..., PairScorer]] = {
+    "crossencoder": lambda model, max_length, batch_size: CrossEncoderScorer(model, max_length, batch_size),
+    "biencoder": lambda model, max_length, batch_size: BiEncoderScorer(model, batch_size),
+}
+
+
+def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size: int) -> PairScorer:
+    if kind not in SCORERS:
+        raise UserError(f"--scorer {kind}: choose one of {', '.join(SCORERS)}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size {batch_size}: must be ≥ 1")
+    if max_length is not None and max_length < 8:
+        raise UserError(f"--max-length {max_length}: must be ≥ 8 tokens")
+    return SCORERS[kind](model, max_length, batch_size)

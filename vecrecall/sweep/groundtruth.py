@@ -1,0 +1,146 @@
+"""Exact top-k by brute force with the index metric, and recall@k of ANN results against it.
+
+Recall@k = |ANN top-k ∩ exact top-k| / k, averaged over queries. Ties at the k-th score: the exact top-k is not
+unique when several vectors share the k-th best score (within a relative tolerance of 1e-5), so any of them may fill
+the tied slots: an ANN result scoring above the k-th score is a hit, and ANN results tied with it are hits up to the
+number of tied slots the exact top-k has. An index is thus neither penalised for returning another member of a tied
+group nor rewarded for returning more of them than there are slots. The exact score of
+each ANN result is recomputed from the vectors, so approximate scores (PQ) do not matter.
+
+The exact top-k is cached in `<embeddings>.groundtruth/<hash>.npz` beside the embeddings artifact (the artifact
+itself is never modified); the key hashes the corpus and query vectors and the metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import atomic_file
+from ..progress import console, progress
+
+# Relative tolerance on the k-th exact score for ties (float32 dot products of 384 dims agree to ~1e-6).
+TIE_TOL = 1e-5
+
+
+@dataclass
+class GroundTruth:
+    """Exact top-k per query: scores (nq, k) descending and corpus row positions."""
+
+    scores: np.ndarray
+    positions: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return int(self.scores.shape[1])
+
+
+def pair_scores(corpus: np.ndarray, queries: np.ndarray, positions: np.ndarray, metric: str) -> np.ndarray:
+    """Exact score of corpus row positions[i, j] for query i (higher is better; -inf where position < 0)."""
+    pos = np.asarray(positions, dtype=np.int64)
+    safe = np.where(pos >= 0, pos, 0)
+    docs = np.asarray(corpus[safe.ravel()], dtype=np.float32).reshape(*pos.shape, -1)
+    q = np.asarray(queries, dtype=np.float32)[:, None, :]
+    if metric == "l2":
+        out = -np.sum((docs - q) ** 2, axis=-1)
+    else:
+        out = np.sum(docs * q, axis=-1)
+    return np.where(pos >= 0, out, -np.inf).astype(np.float32)
+
+
+def exact_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, block: int | None = None) -> GroundTruth:
+    """Brute-force top-k (ties broken by lower row number) with inner product or negative squared L2."""
+    n = corpus.shape[0]
+    block = block or max(1, min(256, (1 << 23) // max(1, n)))  # ≈ 32 MB of scores per block
+    k = min(k, n)
+    x = np.asarray(corpus, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", x, x) if metric == "l2" else None
+    nq = queries.shape[0]
+    scores = np.empty((nq, k), dtype=np.float32)
+    positions = np.empty((nq, k), dtype=np.int64)
+    with progress("ground truth", nq, "queries") as advance:
+        for start in range(0, nq, block):
+            q = np.asarray(queries[start : start + block], dtype=np.float32)
+            s = q @ x.T
+            if metric == "l2":
+                s = 2 * s - norms[None, :] - np.einsum("ij,ij->i", q, q)[:, None]
+            part = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(q), 1))
+            ps = np.take_along_axis(s, part, axis=1)
+            order = np.lexsort((part, -ps), axis=1)
+            positions[start : start + len(q)] = np.take_along_axis(part, order, axis=1)
+            scores[start : start + len(q)] = np.take_along_axis(ps, order, axis=1)
+            advance(len(q))
+    # Report exact scores computed the same way as for ANN results, so ties compare like with like.
+    scores = pair_scores(x, queries, positions, metric)
+    return GroundTruth(scores, positions)
+
+
+def recall_at(gt: GroundTruth, ann_positions: np.ndarray, corpus: np.ndarray, queries: np.ndarray, metric: str,
+              k: int) -> np.ndarray:
+    """Per-query recall@k of ANN result positions (n_queries,) against the exact top-k, ties included."""
+    k_eff = min(k, gt.k)
+    top = np.asarray(ann_positions[:, :k_eff], dtype=np.int64)
+    # A position returned twice counts once.
+    dup = np.zeros_like(top, dtype=bool)
+    srt = np.sort(top, axis=1)
+    if k_eff > 1:
+        has_dup = (np.diff(srt, axis=1) == 0).any(axis=1)
+        for i in np.flatnonzero(has_dup):
+            _, first = np.unique(top[i], return_index=True)
+            dup[i] = True
+            dup[i, first] = False
+    exact = pair_scores(corpus, queries, top, metric)
+    kth = gt.scores[:, k_eff - 1][:, None]
+    tol = TIE_TOL * np.maximum(1.0, np.abs(kth))
+    valid = (top >= 0) & ~dup
+    better = valid & (exact > kth + tol)  # certainly in the exact top-k
+    tied = valid & ~better & (exact >= kth - tol)  # tied with the k-th: as many count as the top-k has tied slots
+    slots = k_eff - (gt.scores[:, :k_eff] > kth + tol).sum(axis=1)
+    return (better.sum(axis=1) + np.minimum(tied.sum(axis=1), slots)) / k_eff
+
+
+def vectors_key(corpus: np.ndarray, queries: np.ndarray, metric: str) -> str:
+    h = hashlib.sha256()
+    for arr in (corpus, queries):
+        a = np.ascontiguousarray(arr, dtype=np.float32)
+        h.update(str(a.shape).encode())
+        for start in range(0, a.shape[0], 65536):
+            h.update(a[start : start + 65536].tobytes())
+    h.update(metric.encode())
+    return h.hexdigest()[:24]
+
+
+def cached_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, cache_dir: Path | None) -> tuple[GroundTruth, str]:
+    """Exact top-k, read from `cache_dir` when a large enough one is there, else computed and stored.
+
+    Returns (ground truth, 'cached' | 'computed' | 'computed (cache not writable)').
+    """
+    if cache_dir is None:
+        return exact_topk(corpus, queries, metric, k), "computed"
+    path = cache_dir / f"{vectors_key(corpus, queries, metric)}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                if z["scores"].shape[1] >= min(k, corpus.shape[0]):
+                    return GroundTruth(z["scores"][:, :k], z["positions"][:, :k]), "cached"
+        except (OSError, ValueError, KeyError):
+            pass
+    gt = exact_topk(corpus, queries, metric, k)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, scores=gt.scores, positions=gt.positions)
+    except OSError as exc:
+        console.print(f"[yellow]note[/]: ground truth not cached ({exc})")
+        return gt, "computed (cache not writable)"
+    return gt, "computed"
+
+
+def cache_dir_for(embeddings: str | Path) -> Path:
+    """The ground-truth cache beside an embeddings artifact: `<embeddings>.groundtruth/`."""
+    p = Path(embeddings).resolve()
+    return p.with_name(p.name + ".groundtruth")

@@ -1,0 +1,224 @@
+"""Training rows → datasets and loss modules → sentence-transformers' trainer, with a rich progress bar showing the loss.
+
+Rows are grouped into datasets by shape, each with its own loss instance, and trained together with the
+proportional multi-dataset sampler (a batch never mixes datasets):
+* `pairs`   (anchor=q, positive=d⁺)                     — in-batch negatives only (mnrl)
+* `docneg`  (anchor=q, positive=d⁺, negative=d⁻)         — random / in-batch / mined / given negatives
+* `coredel` (anchor=d⁺, positive=q, negative=q′)         — core-word deletion: with one shared tower, s(d⁺, q) =
+                                                            s(q, d⁺), so this asks s(q, d⁺) > s(q′, d⁺)
+* `labelled` (sentence1, sentence2, label)               — contrastive (1 / 0) and distill BCE (teacher y)
+* `margins` (query, positive, negative, label=y⁺ − y⁻)   — distill with --distill-mode margin-mse
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import UserError
+from .losses import LOSSES, LossSettings
+from .negatives import Example
+
+
+@dataclass
+class TrainSettings:
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    lr: float = 2e-5
+    warmup: float = 0.1
+    max_seq_length: int | None = None
+    seed: int = 0
+    eval_every: int | None = None
+
+
+def _offline() -> None:
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_OFFLINE"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # sentence-transformers' model-card widgets and weight loading
+
+
+def build_tables(examples: list[Example], loss: str, settings: LossSettings,
+                 log_p: Callable[[Example], float] | None = None) -> dict[str, dict[str, list[Any]]]:
+    """Column dicts per dataset name for the rows of `loss` (see the module docstring)."""
+    shape = LOSSES[loss].columns
+    tables: dict[str, dict[str, list[Any]]] = {}
+
+    def add(name: str, **cols: Any) -> None:
+        t = tables.setdefault(name, {c: [] for c in cols})
+        for c, v in cols.items():
+            t[c].append(v)
+
+    for e in examples:
+        if loss == "distill" and settings.distill_mode == "margin-mse":
+            add("margins", query=e.query, positive=e.positive, negative=e.neg_doc, label=float(e.label))
+        elif loss == "distill":
+            add("labelled", sentence1=e.query, sentence2=e.positive, label=float(e.label))
+        elif shape == "pair+label":
+            if e.neg_doc is None:
+                add("labelled", sentence1=e.query, sentence2=e.positive, label=1.0)
+            else:
+                add("labelled", sentence1=e.neg_query, sentence2=e.neg_doc, label=0.0)
+        elif e.neg_doc is None:
+            if loss != "mnrl":
+                continue  # triplet-shaped losses need an explicit negative
+            extra = {"label": log_p(e)} if log_p else {}
+            add("pairs", anchor=e.query, positive=e.positive, **extra)
+        elif e.doc_negative:
+            extra = {"label": log_p(e)} if log_p else {}
+            add("docneg", anchor=e.query, positive=e.positive, negative=e.neg_doc, **extra)
+        else:
+            add("coredel", anchor=e.positive, positive=e.query, negative=e.neg_query)
+    if shape == "pair+label" and loss != "distill":  # one positive row per distinct (q, d⁺)
+        t = tables.get("labelled")
+        if t:
+            seen, keep = set(), []
+            for i, (a, b, y) in enumerate(zip(t["sentence1"], t["sentence2"], t["label"])):
+                if y == 1.0 and (a, b) in seen:
+                    continue
+                seen.add((a, b))
+                keep.append(i)
+            tables["labelled"] = {c: [v[i] for i in keep] for c, v in t.items()}
+    if not tables:
+        raise UserError(f"--loss {loss}: no training rows of the shape it needs after building negatives; "
+                        "triplet and pairwise need explicit negatives (--negatives random, mined, core-deletion…)")
+    return tables
+
+
+def build_losses(model: Any, loss: str, settings: LossSettings, names: list[str]) -> dict[str, Any]:
+    """One loss module per dataset; the doc-anchored core-deletion rows never get the logQ correction."""
+    spec = LOSSES[loss]
+    out = {}
+    for name in names:
+        s = settings if name != "coredel" else LossSettings(**{**settings.__dict__, "logq": False})
+        out[name] = spec.build(model, s)
+    return out
+
+
+class _ProgressCallback:
+    """A rich progress bar over optimizer steps, with the running loss in its description."""
+
+    def __init__(self, dev_eval: Callable[[Any], float] | None, every: int | None) -> None:
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class CB(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kw):  # noqa: ANN001
+                outer.start(state.max_steps)
+
+            def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
+                if logs and "loss" in logs:
+                    outer.loss(float(logs["loss"]))
+
+            def on_step_end(self, args, state, control, model=None, **kw):  # noqa: ANN001
+                outer.step(state.global_step, kw.get("model", model))
+
+            def on_train_end(self, args, state, control, **kw):  # noqa: ANN001
+                outer.stop()
+
+        self.callback = CB()
+        self.dev_eval, self.every = dev_eval, every
+        self.losses: list[tuple[int, float]] = []
+        self.dev: list[tuple[int, float]] = []
+        self.bar: Any = None
+        self.model: Any = None
+        self._step = 0
+
+    def start(self, total: int) -> None:
+        if os.environ.get("VECRECALL_QUIET"):
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from ..progress import console
+
+        self.bar = Progress(TextColumn("[bold]train[/] loss {task.fields[loss]}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
+        self.bar.start()
+        self.task = self.bar.add_task("train", total=total, loss="-")
+
+    def loss(self, value: float) -> None:
+        self.losses.append((self._step, value))
+        if self.bar is not None:
+            self.bar.update(self.task, loss=f"{value:.4f}")
+
+    def step(self, step: int, model: Any) -> None:
+        self._step = step
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step)
+            from ..progress import console
+
+            total = self.bar.tasks[0].total or 0
+            if not console.is_terminal and total and (step == total or step % max(1, int(total) // 10) == 0):
+                last = f"{self.losses[-1][1]:.4f}" if self.losses else "-"
+                console.print(f"train step {step}/{int(total)} loss {last}")  # a log line where no live bar shows
+        if self.dev_eval is not None and self.every and step % self.every == 0 and model is not None:
+            value = self.dev_eval(model)
+            self.dev.append((step, value))
+            from ..progress import console
+
+            console.print(f"step {step}: dev nDCG@10 {value:.4f}")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    losses: list[tuple[int, float]]
+    dev: list[tuple[int, float]]
+
+
+def train(model: Any, tables: dict[str, dict[str, list[Any]]], loss: str, loss_settings: LossSettings,
+          settings: TrainSettings, dev_eval: Callable[[Any], float] | None = None) -> TrainResult:
+    """Train `model` in place on the datasets with sentence-transformers' trainer."""
+    _offline()
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+    from transformers import PrinterCallback, ProgressCallback, set_seed
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    set_seed(settings.seed)
+    if settings.max_seq_length:
+        model.max_seq_length = settings.max_seq_length
+    datasets = {name: Dataset.from_dict(cols) for name, cols in tables.items()}
+    losses = build_losses(model, loss, loss_settings, list(datasets))
+    with tempfile.TemporaryDirectory(prefix="vecrecall-train-") as scratch:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=scratch, num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
+            per_device_train_batch_size=settings.batch_size, learning_rate=settings.lr, warmup_steps=settings.warmup,
+            seed=settings.seed, data_seed=settings.seed, save_strategy="no", report_to="none", logging_steps=1,
+            disable_tqdm=True, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+            batch_sampler=BatchSamplers.NO_DUPLICATES if loss == "mnrl" else BatchSamplers.BATCH_SAMPLER,
+        )
+        single = len(datasets) == 1
+        name = next(iter(datasets))
+        cb = _ProgressCallback(dev_eval, settings.eval_every)
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=datasets[name] if single else datasets,
+            loss=losses[name] if single else losses, callbacks=[cb.callback],
+        )
+        for unwanted in (PrinterCallback, ProgressCallback):
+            trainer.remove_callback(unwanted)
+        t0 = time.perf_counter()
+        try:
+            out = trainer.train()
+        finally:
+            cb.stop()
+        seconds = time.perf_counter() - t0
+    if any(not math.isfinite(v) for _, v in cb.losses):
+        raise UserError("training diverged (loss became NaN/inf); lower --lr or raise --scale's temperature")
+    return TrainResult(int(out.global_step), seconds, cb.losses, cb.dev)
