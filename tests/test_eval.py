@@ -66,22 +66,6 @@ def test_skip_missing_averages_over_run_queries(vr, tricky):
     assert json.loads(r.stdout)["tricky.run"]["MAP"] == pytest.approx(np.mean([v["map"] for v in ref.values()]), abs=1e-12)
 
 
-def test_vaswani_flat_run_agrees_with_pytrec_eval(vaswani, tmp_path):
-    from vecrecall.io.qrels import read_qrels
-    from vecrecall.io.runs import read_run
-    from vecrecall.metrics import per_query, parse_measures
-
-    run_path = vaswani.parent.parent.parent / "main" / "runs" / "vaswani" / "flat.run"
-    qrels = read_qrels(vaswani / "beir")
-    run = read_run(run_path) if run_path.exists() else pd.DataFrame(
-        [(q, d, 1, 1.0) for q, d in zip(qrels.qid, qrels.docid)], columns=["qid", "docid", "rank", "score"])
-    pq = per_query(qrels, run, parse_measures(list(PTE)))
-    ref = pytrec(qrels, run)
-    for m, (key, _) in PTE.items():
-        got = pq[pq.measure == m].set_index("qid")["value"]
-        assert max(abs(got[q] - v[key]) for q, v in ref.items()) < 1e-9
-
-
 def test_several_runs_table_and_pvalues(vr, tricky):
     qrels, run, d = tricky
     worse = run.copy()

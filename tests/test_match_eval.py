@@ -22,7 +22,11 @@ INTERACTIONS = [("A", 3), ("A", 15), ("B", 2), ("B", 5), ("C", 5), ("C", 14), ("
 #   Success@10: A 1, B 0, C 1, D 0                       → 2/4 = 0.5
 #   R@10:       A 1/2, B 0/2, C 2/3 (14 counted once), D 0 → (0.5 + 0 + 0.6667 + 0) / 4 = 0.291667
 #   P@10:       A 1/10, B 0, C 2/10, D 0                 → 0.3/4 = 0.075
-EXPECTED = {"Success@10": 0.5, "R@10": (0.5 + 2 / 3) / 4, "P@10": 0.075}
+#   RR:         A 1/2 (item 3 at rank 2), B 0, C 1/9 (item 14 at rank 9), D 0
+#   nDCG@10:    A (1/log2 3) / (1 + 1/log2 3); C (1/log2 10 + 1/log2 11) / (1 + 1/log2 3 + 1/log2 4); B, D 0
+L = np.log2
+EXPECTED = {"Success@10": 0.5, "R@10": (0.5 + 2 / 3) / 4, "P@10": 0.075, "RR": (1 / 2 + 1 / 9) / 4,
+            "nDCG@10": ((1 / L(3)) / (1 + 1 / L(3)) + (1 / L(10) + 1 / L(11)) / (1 + 1 / L(3) + 1 / L(4))) / 4}
 
 
 @pytest.fixture
@@ -48,7 +52,8 @@ def test_success_and_recall_at_10_by_hand(fake, vr, backend):
     assert np.isclose(top[(top.qid == "A") & (top["rank"] == 1)].score.item(), -(0.4 ** 2), atol=1e-5)
     manifest = json.loads((fake / "run.manifest.json").read_text())
     assert "dimension checked only" in manifest["inputs"]["queries"]["kind"]
-    r = vr("eval", "--qrels", fake / "log.csv", fake / "run", "-m", "Success@10", "-m", "R@10", "-m", "P@10", "--json")
+    r = vr("eval", "--qrels", fake / "log.csv", fake / "run", "-m", "Success@10", "-m", "R@10", "-m", "P@10", "-m", "RR",
+           "-m", "nDCG@10", "--json")
     assert r.exit_code == 0, r.stderr
     got = json.loads(r.stdout)["run"]
     for name, value in EXPECTED.items():

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from .encoders import model_fingerprint
+from .encoders import model_fingerprint, offline_hf
 from .errors import UserError
 
 
@@ -17,9 +16,7 @@ def load_cross_encoder(path: str | Path, max_length: int | None = None, device: 
         raise UserError(f"--model {path}: no such cross-encoder directory (vecrecall never downloads models)")
     if not (p / "config.json").exists():
         raise UserError(f"--model {path}: not a cross-encoder (no config.json); save one with CrossEncoder.save()")
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
-        os.environ.setdefault(var, "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    offline_hf()
     import json
 
     config = json.loads((p / "config.json").read_text())

@@ -73,6 +73,16 @@ class HashEncoder(Encoder):
         return [m.span() for m in _WORD.finditer(text)]
 
 
+def offline_hf() -> None:
+    """Keep Hugging Face libraries off the network and quiet; call before importing them."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def model_fingerprint(path: Path) -> str:
     """A hash of a model directory's file names, sizes and contents (large files: head and tail 1 MiB)."""
     h = hashlib.sha256()
@@ -93,13 +103,8 @@ class SentenceTransformerEncoder(Encoder):
     """A sentence-transformers model from a local directory, on the CPU unless `device` says otherwise."""
 
     def __init__(self, path: Path, name: str, device: str | None = None) -> None:
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
-            os.environ.setdefault(var, "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        offline_hf()
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
 
         try:
             self.model = SentenceTransformer(str(path), device=device or "cpu")

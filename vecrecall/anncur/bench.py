@@ -82,6 +82,11 @@ def validate(spec: BenchSpec, index: AnncurIndex) -> None:
 def run_bench(index: AnncurIndex, queries: QuerySet, spec: BenchSpec, qrels: pd.DataFrame | None = None,
               use_cache: bool = True) -> BenchResult:
     validate(spec, index)
+    if qrels is not None:
+        # judge only the test queries: judged queries outside the bench would count as 0
+        qrels = qrels[qrels["qid"].astype(str).isin(set(queries.ids))]
+        if qrels.empty:
+            raise UserError("--qrels: none of the test queries has judgements; check the query ids or --split")
     scorer = index.scorer()
     book = ScoreBook(scorer, use_cache)
     n_items = len(index.items)
@@ -154,6 +159,9 @@ def plot(table: pd.DataFrame, ks: list[int], path: Path, title: str) -> None:
             part = part.sort_values("budget")
             ax.plot(part["budget"], part[f"top{k}_recall"], marker="o", label=part["label"].iloc[0])
         ax.set_xscale("log")
+        budgets = sorted(table["budget"].unique())
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.minorticks_off()
         ax.set_xlabel("scorer calls per query (budget)")
         ax.set_ylabel(f"Top-{k} recall vs exact")
         ax.set_ylim(0, 1.02)

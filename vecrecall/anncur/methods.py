@@ -60,20 +60,22 @@ class SearchContext:
         return top_unscored(self.biencoder @ qvec, np.zeros(0, np.int64), n)
 
 
-def _cur_then_retrieve(ctx: SearchContext, counter: CallCounter, anchors: np.ndarray, emb: np.ndarray, plan: Plan) -> None:
-    c_q = counter.score(anchors)
-    s_hat = approx_scores(c_q, emb)
+def _retrieve(counter: CallCounter, anchors: np.ndarray, s_hat: np.ndarray, plan: Plan) -> None:
+    """Spend the rest of the budget on the best items by ŝ that are not anchors."""
     counter.score(top_unscored(s_hat, anchors, plan.budget - len(anchors)))
 
 
 def anncur_random(ctx: SearchContext, counter: CallCounter, qvec: np.ndarray | None, plan: Plan) -> None:
     anchors, emb = ctx.random_anchors(plan.k_i)
-    _cur_then_retrieve(ctx, counter, anchors, emb, plan)
+    _retrieve(counter, anchors, approx_scores(counter.score(anchors), emb), plan)
 
 
 def anncur_biencoder(ctx: SearchContext, counter: CallCounter, qvec: np.ndarray | None, plan: Plan) -> None:
     anchors = ctx.biencoder_top(qvec, plan.k_i)
-    _cur_then_retrieve(ctx, counter, anchors, item_embeddings(ctx.r_anc, anchors, ctx.rcond), plan)
+    c_q = counter.score(anchors)
+    # ŝ = c_q · pinv(R_anc[:, A]) · R_anc, associated so the k_i × |I| item embeddings are never formed
+    w = c_q @ np.linalg.pinv(ctx.r_anc[:, anchors], rcond=ctx.rcond)
+    _retrieve(counter, anchors, w @ ctx.r_anc, plan)
 
 
 def adacur_method(ctx: SearchContext, counter: CallCounter, qvec: np.ndarray | None, plan: Plan) -> None:

@@ -187,20 +187,22 @@ def bench(
 def _print_table(result, spec, out: Optional[Path]) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
 
+    from ..anncur.methods import METHODS
     from ..progress import out as stdout
 
     s = result.summary
     t = Table(title=f"anncur bench: {s['scorer']} scorer, {s['n_items']:,} items, {s['n_queries']} queries, "
                     f"k_q={s['k_q']}; Top-k recall vs exact scorer top-k")
-    for col in ("method", "budget", "k_i", "calls/query"):
-        t.add_column(col, justify="left" if col == "method" else "right")
+    t.add_column("method", no_wrap=True, min_width=16)
+    for col in ("budget", "k_i", "calls"):
+        t.add_column(col, justify="right")
     for k in spec.ks:
         t.add_column(f"Top-{k}", justify="right")
     if "nDCG@10" in result.table.columns:
         t.add_column("nDCG@10", justify="right")
     for r in result.table.to_dict(orient="records"):
         calls = f"{r['calls_mean']:.0f}" if r["calls_min"] == r["calls_max"] else f"{r['calls_min']}–{r['calls_max']}"
-        cells = [r["label"], str(r["budget"]), "" if r["k_i"] is None or r["k_i"] != r["k_i"] else str(int(r["k_i"])), calls]
+        cells = [r["method"], str(r["budget"]), "" if r["k_i"] is None or r["k_i"] != r["k_i"] else str(int(r["k_i"])), calls]
         cells += [f"{r[f'top{k}_recall']:.3f}" for k in spec.ks]
         if "nDCG@10" in r:
             cells.append(f"{r['nDCG@10']:.3f}")
@@ -214,6 +216,7 @@ def _print_table(result, spec, out: Optional[Path]) -> None:  # type: ignore[no-
                      + (f", bi-encoder alone {s['nDCG@10_biencoder']:.3f}" if "nDCG@10_biencoder" in s else ""))
     if out is not None:
         extra.append(f"[green]wrote[/] {out}/results.parquet, {out}/recall.png")
+    extra.append("methods: " + "; ".join(f"{m} = {METHODS[m].label}" for m in dict.fromkeys(result.table["method"])))
     for line in extra:
         stdout.print(line)
 

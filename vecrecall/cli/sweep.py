@@ -304,7 +304,12 @@ def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
         cells += [f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['qps']:,.0f}",
                   f"{r['build_s']:.2f}", f"{r['index_bytes'] / 1e6:.1f}"]
         t.add_row(*cells, style="green" if r["pareto"] else None)
-    stdout.print(t, width=None if stdout.is_terminal else 220)
+    if stdout.is_terminal:
+        stdout.print(t)
+    else:  # piped or redirected: do not squeeze the table into 80 columns
+        from rich.console import Console
+
+        Console(width=240).print(t)
 
 
 def register(app: typer.Typer) -> None:

@@ -387,8 +387,13 @@ class MilvusIndex(Index):
                                         output_fields=[], search_params=request, anns_field=VECTOR_FIELD,
                                         filter=rows_expression(allowed))
             for hits in result:
-                positions.append(np.asarray(hits.ids, dtype=np.int64))
-                scores.append(sign * np.asarray(hits.distances, dtype=np.float32))
+                ids = getattr(hits, "ids", None)
+                if ids is None:  # older pymilvus: a list of dicts
+                    ids, dist = [h["id"] for h in hits], [h["distance"] for h in hits]
+                else:
+                    dist = hits.distances
+                positions.append(np.asarray(ids, dtype=np.int64))
+                scores.append(sign * np.asarray(dist, dtype=np.float32))
         return pad_results(scores, positions, k)
 
     def describe(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def _header(path: Path) -> list[str]:
             return [c.lower() for c in pq.read_schema(path).names]
         except Exception:  # noqa: BLE001 - not readable as Parquet: let the qrels reader report it
             return []
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         first = fh.readline()
     sep = "\t" if path.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
     return [c.strip().lower() for c in first.rstrip("\r\n").split(sep)]

@@ -129,7 +129,8 @@ def teacher_scores(run: pd.DataFrame, transform: str, where: str) -> pd.DataFram
     elif transform == "minmax":
         g = run.groupby("qid")["score"]
         lo, hi = g.transform("min"), g.transform("max")
-        run["score"] = ((run["score"] - lo) / (hi - lo).replace(0, 1)).fillna(1.0)
+        span = hi - lo
+        run["score"] = ((run["score"] - lo) / span.where(span > 0, 1.0)).where(span > 0, 0.5)  # constant: no preference
     lo, hi = float(run["score"].min()), float(run["score"].max())
     if lo < 0 or hi > 1:
         raise UserError(f"{where}: teacher scores range over [{lo:.4g}, {hi:.4g}], outside [0, 1]; rescale them, e.g. "
