@@ -331,6 +331,7 @@ def test_cli_text_chain_with_biencoder_methods_and_qrels(vr, sample, small_corpu
     # a second bench with another --out reads every score from the cache
     r2 = vr("anncur", "bench", "--index", idx, "--queries", sample, "--budgets", "20", "-k", "10", "--json")
     assert json.loads(r2.stdout)["summary"]["scorer_calls_computed"] == 0
+    assert (tmp_path / "idx-bench" / "results.parquet").exists()  # default --out: INDEX-bench
     # query → TREC run, same seed → same index
     r = vr("anncur", "query", "--index", idx, "--queries", sample, "--budget", 30, "-k", 5, "--method", "adacur",
            "--out", tmp_path / "a.run")

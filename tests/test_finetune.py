@@ -146,6 +146,20 @@ def test_logq_with_item_frequency_and_query_mix(vr, tiny_model, tiny_beir, tmp_p
     assert m["params"]["logq_frequencies"] == "--item-frequency clicks.csv"
 
 
+def test_eval_every_reports_dev_ndcg_from_training_queries_only(vr, tiny_model, tiny_beir, tmp_path):
+    out = tmp_path / "ft"
+    r = vr("finetune", "--model", tiny_model, *qrels_args(tiny_beir), "--split-queries", 8, "--dev-queries", 2,
+           "--eval-every", 1, "--no-eval", *FAST, "--out", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert [step for step, _ in stats["dev_ndcg10"]] == [1, 2]
+    assert all(0.0 <= v <= 1.0 for _, v in stats["dev_ndcg10"])
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["dev"]) == 2 and not set(split["dev"]) & (set(split["train"]) | set(split["heldout"]))
+    assert_user_error(vr("finetune", "--model", tiny_model, *qrels_args(tiny_beir), "--eval-every", 1, "--out",
+                         tmp_path / "x"), "--eval-every needs dev queries")
+
+
 def write(path: Path, rows: list) -> Path:
     path.write_text("".join((json.dumps(r) if not isinstance(r, str) else r) + "\n" for r in rows))
     return path
@@ -218,3 +232,35 @@ def test_existing_out_is_refused_before_any_work(vr, tiny_model, tmp_path):
     out.mkdir()
     r = vr("finetune", "--model", tiny_model, "--train", tmp_path / "missing.jsonl", "--out", out)
     assert_user_error(r, "already exists; pass --overwrite")
+
+
+@pytest.mark.vaswani
+@pytest.mark.slow
+def test_vaswani_minilm_finetune_makes_a_model_encode_accepts(vr, vaswani, tmp_path):
+    """The real default model, the seeded 60/33 split, two steps (no held-out table: see bench/finetune_vaswani.py)."""
+    beir = vaswani / "beir"
+    out = tmp_path / "ft"
+    r = vr("finetune", "--qrels", beir, "--queries", beir, "--corpus", beir, "--split-queries", 60, "--seed", 13,
+           "--negatives", "in-batch,core-deletion", "--max-steps", 2, "--batch-size", 8, "--max-seq-length", 64,
+           "--no-eval", "--out", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert stats["pairs"] == 1277 and stats["steps"] == 2  # 60 training queries of split seed 13
+    split = json.loads((out / "split.json").read_text())
+    assert split["counts"] == {"train": 60, "dev": 0, "heldout": 33}
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["params"]["max_seq_length"] == 256 and m["params"]["train_max_seq_length"] == 64
+    e = tmp_path / "qemb"
+    r = vr("encode", "--queries", out / "heldout.queries.jsonl", "--model", out, "--out", e, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert np.load(e / "embeddings.npy").shape == (33, 384)
+
+
+def test_baseline_run_of_another_model_is_refused(vr, tiny_model, tiny_beir, sample_chain, tmp_path):
+    run = tmp_path / "hash.run"
+    assert vr("query", "--index", sample_chain["flat"], "--queries", sample_chain["qemb"], "-k", 5, "--out", run).exit_code == 0
+    out = tmp_path / "ft"
+    r = vr("finetune", "--model", tiny_model, *qrels_args(tiny_beir), "--split-queries", 8, "--baseline-run", run,
+           *FAST, "--out", out)
+    assert_user_error(r, f"--baseline-run {run}: made with model 'hash:64'")
+    assert not out.exists()

@@ -40,7 +40,7 @@ def test_reorders_top_depth_exactly(tmp_path):
     assert out[out["qid"] == "q2"]["docid"].tolist() == ["e", "a"]
     assert stats.pairs == 5 and stats.scored == 5
     tie = rerank(RUN, QUERIES, {**DOCS, "b": "xx"}, LengthScorer(), depth=3, k=3)[0]
-    assert tie[tie["qid"] == "q1"]["docid"].tolist() == ["b", "c", "a"]  # b = c = 2: ties by docid
+    assert tie[tie["qid"] == "q1"]["docid"].tolist() == ["c", "b", "a"]  # b = c = 2: ties by docid descending (trec_eval)
 
 
 def test_depth_uses_scores_not_file_order():

@@ -79,7 +79,7 @@ def doc_dates(table: pd.DataFrame, field: str, where: str) -> pd.Series:
 
 
 def apply_decay(run: pd.DataFrame, dates: pd.Series, settings: DecaySettings) -> pd.DataFrame:
-    """The run with scores replaced by the decayed blend above, re-ranked (ties by docid)."""
+    """The run with scores replaced by the decayed blend above, re-ranked (ties broken by docid as trec_eval does)."""
     settings.check()
     now = pd.Timestamp(settings.now) if settings.now else dates.max()
     if pd.isna(now):

@@ -1,7 +1,7 @@
 """Fusion of N runs: normalise each run's scores per query, then combine (ranx `meta/fuse.py` style).
 
 Rules, applied in this order:
-1. Each run is re-ranked by score (desc, ties by docid, as trec_eval reads runs) and cut to its `depth`.
+1. Each run is re-ranked by score (desc, ties by docid descending, as trec_eval reads runs) and cut to its `depth`.
 2. Scores are normalised per query and run (`NORMS`): minmax (s−min)/(max−min) (all equal → 1), zscore (s−mean)/std
    (population std; all equal → 0), max s/max (needs a positive max), none (raw scores).
 3. A document missing from a run (not in its top `depth`) gets, for score-based methods, `missing`:
@@ -14,7 +14,7 @@ Rules, applied in this order:
    combsum  Σ w_i · ŝ_i                                                  Fox & Shaw, TREC-2 1994
    combmnz  (Σ w_i · ŝ_i) · |{i : the document is in run i}|             Fox & Shaw, TREC-2 1994
    weighted Σ w_i · ŝ_i with explicit weights (α, 1−α for two runs)      a convex combination (Bruch et al., 2023)
-5. The fused run is ranked by score (desc, ties by docid) and cut to k.
+5. The fused run is ranked by score (desc, ties by docid descending, as trec_eval) and cut to k.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rerank the top of a run with a pair scorer: a sentence-transformers CrossEncoder, or a bi-encoder for comparison.
 
 For each query the run's `depth` best documents (by score, ties by docid) are scored as (query text, document text)
-pairs; the output is those documents ordered by the new score (ties by docid), cut to k (k ≤ depth). Scores are cached
+pairs; the output is those documents ordered by the new score (ties broken by docid as trec_eval does), cut to k (k ≤ depth). Scores are cached
 in SQLite under $VECRECALL_CACHE_DIR (default ~/.cache/vecrecall) by (scorer fingerprint, qid, docid), together with
 a hash of both texts so an edited text is scored again.
 """

@@ -115,8 +115,10 @@ class Hits:
     valid: np.ndarray
 
 
-def _best_per_document(index: IndexDir, scores: np.ndarray, positions: np.ndarray, k: int) -> Hits:
-    """Per query, the best-scoring chunk of each document (results arrive sorted), at most k documents."""
+def best_per_document(row_docids: np.ndarray, scores: np.ndarray, positions: np.ndarray, k: int) -> Hits:
+    """Per query, the best-scoring row of each document (rows arrive ranked), at most k documents.
+
+    With one row per document this is just the id lookup; with chunks it keeps each document's best chunk."""
     docids = np.full((len(scores), k), None, dtype=object)
     best = np.full((len(scores), k), -np.inf, dtype=np.float32)
     for i, (srow, prow) in enumerate(zip(scores, positions)):
@@ -124,7 +126,7 @@ def _best_per_document(index: IndexDir, scores: np.ndarray, positions: np.ndarra
         for s, p in zip(srow, prow):
             if p < 0:
                 continue
-            d = index.row_docids[p]
+            d = row_docids[p]
             if d not in seen:
                 docids[i, len(seen)], best[i, len(seen)] = d, s
                 seen.add(d)
@@ -168,7 +170,7 @@ def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, An
                 if postfilter:
                     scores, positions = _compact(positions, scores, (positions >= 0) & allowed[np.maximum(positions, 0)], fetch)
                 if by_document:
-                    hits = _best_per_document(index, scores, positions, k)
+                    hits = best_per_document(index.row_docids, scores, positions, k)
                 else:
                     scores, positions = scores[:, :k], positions[:, :k]
                     valid = positions >= 0

@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..io.texts import FieldSpec, load_texts
 from .cur import RCOND, check_anchor_counts, effective_rank, item_embeddings
 from .methods import SearchContext
-from .scorers import SCORERS, Items, QuerySet, ScoreBook, Scorer, _read_ids, make_scorer
+from .scorers import SCORERS, Items, QuerySet, ScoreBook, Scorer, read_ids, make_scorer
 
 TYPE = "anncur-index"
 _PSEUDO = re.compile(r"^pseudo:(\d+)$")
@@ -60,7 +60,7 @@ def load_query_set(spec: str | Path, option: str, fields: FieldSpec | None = Non
             raise UserError(f"{option} {s}: no such file {path}")
         if needs_text:
             raise UserError(f"{option} {s}: id-only queries work with the matrix scorer only; this scorer needs query texts")
-        ids = _read_ids(path)
+        ids = read_ids(path)
         if not ids:
             raise UserError(f"{option} {s}: the file holds no ids")
         return QuerySet(ids, [""] * len(ids))
@@ -77,7 +77,7 @@ def load_items(corpus: Path | None, scorer_kind: str, scorer_path: Path | None, 
     if corpus is None:
         if scorer_kind != "matrix" or scorer_path is None:
             raise UserError("--corpus is required (only --scorer matrix can take its items from item_ids.txt)")
-        ids = _read_ids(Path(scorer_path) / "item_ids.txt") if (Path(scorer_path) / "item_ids.txt").exists() else []
+        ids = read_ids(Path(scorer_path) / "item_ids.txt") if (Path(scorer_path) / "item_ids.txt").exists() else []
         if not ids:
             raise UserError(f"--scorer-path {scorer_path}: no item_ids.txt to take the items from; pass --corpus")
         return Items(ids, [""] * len(ids))

@@ -364,7 +364,7 @@ class EmbCEScorer(Scorer):
 MATRIX_FILES = ("scores.npy", "query_ids.txt", "item_ids.txt")
 
 
-def _read_ids(path: Path) -> list[str]:
+def read_ids(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -390,7 +390,7 @@ class MatrixScorer(Scorer):
             self.matrix = np.load(path / "scores.npy", mmap_mode="r")
         except ValueError as exc:
             raise UserError(f"{path / 'scores.npy'}: not a readable .npy matrix ({exc})") from None
-        qids, iids = _read_ids(path / "query_ids.txt"), _read_ids(path / "item_ids.txt")
+        qids, iids = read_ids(path / "query_ids.txt"), read_ids(path / "item_ids.txt")
         if self.matrix.ndim != 2 or self.matrix.shape != (len(qids), len(iids)):
             raise UserError(f"{path / 'scores.npy'}: shape {self.matrix.shape} does not match query_ids.txt "
                             f"({len(qids)} ids) × item_ids.txt ({len(iids)} ids)")

@@ -81,9 +81,9 @@ def query(
     method: str = typer.Option("anncur", "--method", help="anncur, anncur-biencoder, adacur, or rerank (bi-encoder top-B + scorer)."),
     k_i: Optional[int] = typer.Option(None, "--k-i", help="Anchor items used (default: the index's k_i)."),
     rounds: int = typer.Option(5, "--rounds", help="ADACUR rounds."),
-    out: Path = typer.Option(..., "--out", help="Run file: TREC text, or Parquet if it ends in .parquet."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="trec or parquet (default: by --out extension)."),
-    run_tag: str = typer.Option("vecrecall-anncur", "--run-tag", help="Tag in the TREC run's last column."),
+    out: Path = common.RUN_OUT,
+    fmt: Optional[str] = common.RUN_FORMAT,
+    run_tag: str = common.run_tag("vecrecall-anncur"),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
@@ -135,7 +135,7 @@ def bench(
     rounds: int = typer.Option(5, "--rounds", help="ADACUR rounds."),
     qrels: Optional[Path] = typer.Option(None, "--qrels", help="Judgements: adds nDCG@10 of every method, exact search and the bi-encoder."),
     split: str = typer.Option("test", "--split", help="Qrels split inside a BEIR directory."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for results.parquet, recall.png and manifest.json."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for results.parquet, recall.png and manifest.json (default: INDEX-bench)."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
@@ -154,8 +154,8 @@ def bench(
     from ..artifacts import check_out
     from ..errors import UserError
 
-    if out is not None:
-        check_out(out, overwrite)
+    out = out or index_path.with_name(index_path.name + "-bench")
+    check_out(out, overwrite)
     if baseline not in ("biencoder", "none"):
         raise UserError(f"--baseline {baseline}: use biencoder or none")
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(METHODS)
@@ -175,10 +175,9 @@ def bench(
 
         qrels_df = read_qrels(qrels, split)
     result = run_bench(idx, qs, spec, qrels_df, not no_cache)
-    if out is not None:
-        write_bench(out, result, spec, idx, queries, overwrite)
+    write_bench(out, result, spec, idx, queries, overwrite)
     if json_out:
-        common.print_json({"out": str(out) if out else None, "summary": result.summary,
+        common.print_json({"out": str(out), "summary": result.summary,
                            "results": result.table.to_dict(orient="records")})
         return
     _print_table(result, spec, out)

@@ -15,6 +15,14 @@ ID_FIELD = typer.Option(None, "--id-field", help="Field/column holding the id (d
 TEXT_FIELD = typer.Option(None, "--text-field", help="Field/column holding the text (TREC topics: title, desc…).")
 TITLE_FIELD = typer.Option(None, "--title-field", help="Field/column holding a title, prepended to the text ('' for none).")
 MODEL = typer.Option(None, "--model", help="'default' (bundled all-MiniLM-L6-v2), a local sentence-transformers directory, or hash:DIM.")
+RUN_OUT = typer.Option(..., "--out", help="Run file: TREC text, or Parquet if it ends in .parquet.")
+RUN_FORMAT = typer.Option(None, "--format", help="trec or parquet (default: by --out extension).")
+
+
+def run_tag(default: str) -> Any:
+    return typer.Option(default, "--run-tag", help="Tag in the TREC run's last column.")
+
+
 NO_CACHE = typer.Option(False, "--no-cache", help="Do not read or write the vector cache (~/.cache/vecrecall, or $VECRECALL_CACHE_DIR).")
 
 

@@ -20,9 +20,9 @@ def decay_cmd(
     corpus: Optional[Path] = DATES_CORPUS,
     index: Optional[Path] = DATES_INDEX,
     id_field: Optional[str] = common.ID_FIELD,
-    out: Path = typer.Option(..., "--out", help="Output run: TREC text, or Parquet if it ends in .parquet."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="trec or parquet (default: by --out extension)."),
-    run_tag: str = typer.Option("decayed", "--run-tag", help="Tag in the TREC run's last column."),
+    out: Path = common.RUN_OUT,
+    fmt: Optional[str] = common.RUN_FORMAT,
+    run_tag: str = common.run_tag("decayed"),
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
 ) -> None:

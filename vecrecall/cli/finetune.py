@@ -43,7 +43,7 @@ def finetune(
     batch_size: int = typer.Option(32, "--batch-size", help="Rows per batch (in-batch negatives = batch size − 1)."),
     lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW, linear decay)."),
     warmup: float = typer.Option(0.1, "--warmup", help="Warm-up share of the steps."),
-    max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help="Token limit while training (saved with the model)."),
+    max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help="Token limit while training only (the saved model keeps the base model's limit)."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Every N steps print dev nDCG@10 (needs --dev-queries)."),
     eval_corpus_size: int = typer.Option(2000, "--eval-corpus-size", help="Documents searched by --eval-every (dev positives + a seeded sample)."),
     baseline_run: Optional[Path] = typer.Option(None, "--baseline-run", help="A run of the stock model to reuse for the held-out table instead of re-encoding."),
@@ -57,6 +57,9 @@ def finetune(
 
     Example: vecrecall finetune --qrels sample_data --queries sample_data --corpus sample_data --split-queries 0.7 --seed 13 --negatives in-batch,core-deletion --out models/ft
     """
+    import os
+
+    os.environ.setdefault("TQDM_DISABLE", "1")  # library bars (weight loading, model-card widgets); ours are rich
     from ..progress import out as stdout
     from ..training.data import parse_split
     from ..training.losses import LossSettings

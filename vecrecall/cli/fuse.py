@@ -73,9 +73,9 @@ def fuse_cmd(
     now: Optional[str] = DECAY_NOW,
     corpus: Optional[Path] = DATES_CORPUS,
     index: Optional[Path] = DATES_INDEX,
-    out: Path = typer.Option(..., "--out", help="Fused run: TREC text, or Parquet if it ends in .parquet."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="trec or parquet (default: by --out extension)."),
-    run_tag: str = typer.Option("fused", "--run-tag", help="Tag in the TREC run's last column."),
+    out: Path = common.RUN_OUT,
+    fmt: Optional[str] = common.RUN_FORMAT,
+    run_tag: str = common.run_tag("fused"),
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
 ) -> None:

@@ -24,9 +24,9 @@ def rerank_cmd(
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache ($VECRECALL_CACHE_DIR/rerank-scores.sqlite)."),
-    out: Path = typer.Option(..., "--out", help="Reranked run: TREC text, or Parquet if it ends in .parquet."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="trec or parquet (default: by --out extension)."),
-    run_tag: str = typer.Option("rerank", "--run-tag", help="Tag in the TREC run's last column."),
+    out: Path = common.RUN_OUT,
+    fmt: Optional[str] = common.RUN_FORMAT,
+    run_tag: str = common.run_tag("rerank"),
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
 ) -> None:

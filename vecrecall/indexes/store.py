@@ -42,6 +42,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
         source = input_entry(Path(corpus).resolve(), digest=sha256_path(corpus))
         inputs = {"corpus": source}
         dim = 0
+        metric = cls.metrics[0]  # text backends score with their own function (e.g. bm25)
     else:
         if embeddings is None:
             raise UserError(f"--backend {backend} indexes vectors: pass --embeddings (the output of vecrecall encode)")

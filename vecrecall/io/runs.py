@@ -68,8 +68,9 @@ def read_run(path: str | Path) -> pd.DataFrame:
 
 
 def rank_run(df: pd.DataFrame) -> pd.DataFrame:
-    """Sort each query's documents by score (desc, ties by docid) and number them from 1."""
-    df = df.sort_values(["qid", "score", "docid"], ascending=[True, False, True], kind="mergesort").reset_index(drop=True)
+    """Sort each query's documents by score and number them from 1. Ties are broken as trec_eval does (docid
+    descending), so the written order is the order every measure sees."""
+    df = df.sort_values(["qid", "score", "docid"], ascending=[True, False, False], kind="mergesort").reset_index(drop=True)
     df["rank"] = df.groupby("qid", sort=False).cumcount() + 1
     return df
 

@@ -179,10 +179,18 @@ def load_texts(path: str | Path, role: Role, spec: FieldSpec | None = None) -> "
     """All records as a DataFrame with columns `id`, `text` and metadata columns; an empty input is an error."""
     import pandas as pd
 
-    rows = [{"id": r.id, "text": r.text, **r.meta} for r in iter_texts(path, role, spec)]
-    if not rows:
+    ids, texts, metas = [], [], []
+    for r in iter_texts(path, role, spec):
+        ids.append(r.id)
+        texts.append(r.text)
+        metas.append(r.meta)
+    if not ids:
         raise UserError(f"{path}: no {role} records found; the input is empty")
-    return pd.DataFrame(rows)
+    df = pd.DataFrame({"id": ids, "text": texts})
+    if any(metas):
+        meta = pd.DataFrame.from_records(metas)
+        df = pd.concat([df, meta.drop(columns=[c for c in meta.columns if c in ("id", "text")])], axis=1)
+    return df
 
 
 def looks_like_texts(path: str | Path) -> bool:

@@ -155,20 +155,6 @@ def check_grid(sets: list[BuildSet], data: SweepData, ks: list[int], seed: int, 
 # Measuring one setting
 # ---------------------------------------------------------------------------------------------------------------
 
-def _run_from_positions(qids: list[str], scores: np.ndarray, positions: np.ndarray, docids: np.ndarray) -> pd.DataFrame:
-    rows = []
-    for q, srow, prow in zip(qids, scores, positions):
-        seen: set[str] = set()
-        for s, p in zip(srow, prow):
-            if p < 0:
-                continue
-            d = docids[p]
-            if d not in seen:
-                seen.add(d)
-                rows.append((q, d, len(seen), float(s)))
-    return pd.DataFrame(rows, columns=["qid", "docid", "rank", "score"])
-
-
 def measure(index: Index, data: SweepData, gt: GroundTruth, params: dict[str, Any], cfg: SweepSettings) -> dict[str, Any]:
     """Recall, latency percentiles, batch QPS and (with qrels) end quality of one search setting."""
     kmax = max(cfg.ks)
@@ -182,7 +168,9 @@ def measure(index: Index, data: SweepData, gt: GroundTruth, params: dict[str, An
     if cfg.qrels is not None and cfg.measures:
         from ..metrics import evaluate_runs
 
-        run = _run_from_positions(data.qids, scores, positions, data.row_docids)
+        from ..search import best_per_document, to_run
+
+        run = to_run(data.qids, best_per_document(data.row_docids, scores, positions, positions.shape[1]))
         row.update(evaluate_runs(cfg.qrels, {"run": run}, cfg.measures).means["run"])
     return row
 

@@ -217,6 +217,9 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
 
     _validate(o)
     base_path, base_name = _model_path(o.model)
+    base_fp = _fingerprint(base_path)
+    if o.baseline_run is not None:
+        _check_baseline(o.baseline_run, base_fp)
     notes: list[str] = []
     s = o.loss_settings
     seed = o.train_settings.seed
@@ -265,6 +268,8 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
                                 "rescale the scores, e.g. σ(logit) for cross-encoder logits or min-max per query")
             examples = [neg.Example("teacher", p.query, p.positive, label=float(p.score)) for p in labelled]  # type: ignore[arg-type]
         counts["teacher"] = len(examples)
+        if o.negatives != "in-batch" or o.query_mix:
+            notes.append("--negatives and --query-mix do not apply to --loss distill (the teacher supplies the scored pairs)")
         mix_rows = None
     else:
         mix_rows = None
@@ -330,7 +335,6 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
 
         dq = {q: queries[q] for q in split.dev}  # type: ignore[index]
         dev_eval = DevEval(dq, qrels[qrels["qid"].isin(split.dev)], corpus, o.eval_corpus_size, seed)
-    base_fp = _fingerprint(base_path)
 
     with atomic_dir(o.out, o.overwrite) as tmp:
         result = train(model, tables, o.loss, s, o.train_settings, dev_eval)
@@ -361,7 +365,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
                 "teacher_transform": o.teacher_transform if o.teacher_run else None,
                 "train": asdict(o.train_settings), "seed": seed,
                 "split": None if split is None else {"fraction": o.split_queries, **split.to_dict()["counts"], **split_files},
-                "max_seq_length": int(model.max_seq_length),
+                "max_seq_length": int(model.max_seq_length), "train_max_seq_length": o.train_settings.max_seq_length,
             },
             inputs=_inputs(o),
             stats={
@@ -376,6 +380,21 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
         )
         write_dir_manifest(tmp, manifest)
     return FinetuneResult(Path(o.out), manifest, counts, mix_rows, result, comparison, notes)
+
+
+def _check_baseline(path: Path, base_fp: str) -> None:
+    """Refuse a --baseline-run whose recorded lineage shows another model than the base model."""
+    from ..io.runs import run_manifest
+
+    m = run_manifest(path)
+    if m is None:
+        return
+    for _, anc in m.lineage():
+        fp = anc.params.get("model", {}).get("fingerprint") if isinstance(anc.params.get("model"), dict) else None
+        if anc.type == "embeddings" and fp and fp != base_fp:
+            raise UserError(f"--baseline-run {path}: made with model '{anc.params['model'].get('name')}' "
+                            f"(fingerprint {fp}), not the base model being finetuned ({base_fp}); drop --baseline-run "
+                            "to encode the stock model, or pass a run of the base model")
 
 
 def _cuda() -> bool:

@@ -147,17 +147,16 @@ class _ProgressCallback:
         self.losses.append((self._step, value))
         if self.bar is not None:
             self.bar.update(self.task, loss=f"{value:.4f}")
+            from ..progress import console
+
+            total, step = int(self.bar.tasks[0].total or 0), self._step
+            if not console.is_terminal and total and (step == total or step % max(1, total // 10) == 0):
+                console.print(f"train step {step}/{total} loss {value:.4f}")  # a log line where no live bar shows
 
     def step(self, step: int, model: Any) -> None:
         self._step = step
         if self.bar is not None:
             self.bar.update(self.task, completed=step)
-            from ..progress import console
-
-            total = self.bar.tasks[0].total or 0
-            if not console.is_terminal and total and (step == total or step % max(1, int(total) // 10) == 0):
-                last = f"{self.losses[-1][1]:.4f}" if self.losses else "-"
-                console.print(f"train step {step}/{int(total)} loss {last}")  # a log line where no live bar shows
         if self.dev_eval is not None and self.every and step % self.every == 0 and model is not None:
             value = self.dev_eval(model)
             self.dev.append((step, value))
@@ -192,8 +191,9 @@ def train(model: Any, tables: dict[str, dict[str, list[Any]]], loss: str, loss_s
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     set_seed(settings.seed)
+    saved_length = model.max_seq_length
     if settings.max_seq_length:
-        model.max_seq_length = settings.max_seq_length
+        model.max_seq_length = settings.max_seq_length  # training only; the saved model keeps the base model's limit
     datasets = {name: Dataset.from_dict(cols) for name, cols in tables.items()}
     losses = build_losses(model, loss, loss_settings, list(datasets))
     with tempfile.TemporaryDirectory(prefix="vecrecall-train-") as scratch:
@@ -218,6 +218,7 @@ def train(model: Any, tables: dict[str, dict[str, list[Any]]], loss: str, loss_s
             out = trainer.train()
         finally:
             cb.stop()
+            model.max_seq_length = saved_length
         seconds = time.perf_counter() - t0
     if any(not math.isfinite(v) for _, v in cb.losses):
         raise UserError("training diverged (loss became NaN/inf); lower --lr or raise --scale's temperature")
