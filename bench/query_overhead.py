@@ -2,7 +2,7 @@
 
 vecrecall side: `vecrecall.search.search_index` (batching, parameter checks, id mapping to document ids) on an
 `IndexDir` loaded from disk. Raw side: the native index object's own search call (faiss `index.search`,
-hnswlib `knn_query`, annoy `get_nns_by_vector` loop). Each timed as the median of --reps repetitions.
+hnswlib `knn_query`, annoy `get_nns_by_vector` loop). Each timed as the median of --reps repetitions, the two sides alternating.
 
     python bench/query_overhead.py                      # Vaswani MiniLM embeddings from runs/vaswani (see README)
     python bench/query_overhead.py --synthetic 100000x128
@@ -50,14 +50,18 @@ def raw_search(index: IndexDir, q: np.ndarray, k: int, params: dict) -> None:
             native.get_nns_by_vector(v, k, search_k=-1, include_distances=True)
 
 
-def median_time(fn, reps: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
+def median_times(fns: list, reps: int) -> list[float]:
+    """Median seconds of each function, the functions alternating within every repetition (after a warm-up),
+    so that drifts in machine load hit both sides alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(reps):
+        for t, fn in zip(times, fns):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -66,7 +70,7 @@ def main() -> None:
     ap.add_argument("--synthetic", help="NxD clustered Gaussian vectors instead of --embeddings")
     ap.add_argument("--queries", type=int, default=2000, help="corpus rows (seeded sample) used as queries")
     ap.add_argument("-k", type=int, default=100)
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=9)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vr-bench-"))
     if args.synthetic:
@@ -95,8 +99,8 @@ def main() -> None:
         build_index(backend, work / label.replace(" ", "_"), embeddings=emb_dir, params=build)
         index = IndexDir.load(work / label.replace(" ", "_"))
         qp = index.prepare(q)
-        raw = median_time(lambda: raw_search(index, qp, args.k, params), args.reps)
-        ours = median_time(lambda: search_index(index, qp, args.k, params), args.reps)
+        raw, ours = median_times([lambda: raw_search(index, qp, args.k, params),
+                                  lambda: search_index(index, qp, args.k, params)], args.reps)
         print(f"{label:<22}{raw * 1e3:>10.1f}{ours * 1e3:>16.1f}{ours / raw:>8.3f}")
 
 

@@ -49,7 +49,7 @@ def test_lineage_mismatches_are_refused(vr, sample, sample_chain, tmp_path):
 
 
 def test_dimension_mismatch_is_refused(vr, sample_chain, tmp_path):
-    from vecrecall.artifacts import Manifest, save_embeddings_from_array
+    from vecrecall.artifacts import save_embeddings_from_array
 
     d = tmp_path / "q"
     d.mkdir()

@@ -1,4 +1,4 @@
-from conftest import FAST_MODEL
+
 
 
 def test_chain_runs_end_to_end(vr, sample, sample_chain, tmp_path):

@@ -97,7 +97,7 @@ def apply_decay(run: pd.DataFrame, dates: pd.Series, settings: DecaySettings) ->
 def load_dates(field: str, corpus: str | Path | None = None, index: str | Path | None = None,
                fields=None) -> tuple[pd.Series, dict]:
     """Document dates from `--corpus` (any text format with metadata) or an index directory's ids.parquet."""
-    from .artifacts import IDS_FILE, input_entry, read_manifest, sha256_path
+    from .artifacts import IDS_FILE, input_entry, read_manifest
 
     if (corpus is None) == (index is None):
         raise UserError("time decay needs the documents' dates: pass exactly one of --corpus or --index")
@@ -106,7 +106,7 @@ def load_dates(field: str, corpus: str | Path | None = None, index: str | Path |
         m = read_manifest(p, expect="index")
         table = pd.read_parquet(p / IDS_FILE)
         return doc_dates(table, field, str(p / IDS_FILE)), input_entry(p.resolve(), m)
-    from .io.texts import load_texts
+    from .io.texts import load_texts, source_entry
 
     table = load_texts(corpus, "corpus", fields)
-    return doc_dates(table, field, str(corpus)), input_entry(Path(corpus).resolve(), digest=sha256_path(corpus))
+    return doc_dates(table, field, str(corpus)), source_entry(corpus, "corpus")

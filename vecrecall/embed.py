@@ -14,11 +14,11 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, input_entry, sha256_path, write_dir_manifest
+from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, write_dir_manifest
 from .encoders import EncodeSettings, Encoder, VectorCache, chunk_text, encode_texts, load_encoder
 from .errors import UserError
-from .io.texts import FieldSpec, Role, TextRecord, iter_texts
-from .progress import console, progress
+from .io.texts import FieldSpec, Role, TextRecord, iter_texts, source_entry
+from .progress import progress
 
 
 def _count(source: Path, role: Role, spec: FieldSpec) -> int:
@@ -108,7 +108,7 @@ def encode_source(source: str | Path, role: Role, out: str | Path, model: str | 
                 "chunk_tokens": chunk_tokens, "chunk_overlap": chunk_overlap if chunk_tokens else None,
                 "fields": asdict(spec),
             },
-            inputs={"source": input_entry(source.resolve(), digest=sha256_path(source))},
+            inputs={"source": source_entry(source, role)},
             stats={"records": n_records, "rows": len(rows), "dim": encoder.dim, "seconds": round(seconds, 3),
                    "rows_per_s": round(len(rows) / seconds, 1) if seconds else None},
         )

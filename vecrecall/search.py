@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .artifacts import Manifest, input_entry, load_embeddings, read_manifest, sha256_path
-from .encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, EncodeSettings, Encoder, VectorCache, encode_texts, load_encoder, model_spec_key
+from .artifacts import Manifest, input_entry, load_embeddings, read_manifest
+from .encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, EncodeSettings, Encoder, VectorCache, encode_texts, load_encoder
 from .errors import UserError
 from .indexes.store import IndexDir
 from .io.interactions import plain_queries
-from .io.texts import FieldSpec, load_texts, looks_like_texts
+from .io.texts import FieldSpec, load_texts, looks_like_texts, source_entry
 from .progress import progress
 
 
@@ -96,7 +96,7 @@ def load_queries(index: IndexDir, queries: str | Path, model: str | None, fields
         check_query_embeddings(index, qm, str(src))
         return emb.ids["id"].astype(str).tolist(), index.prepare(emb.vectors), input_entry(src.resolve(), qm)
     table = load_texts(src, "queries", fields)
-    record = input_entry(src.resolve(), digest=sha256_path(src))
+    record = source_entry(src, "queries")
     qids = table["id"].astype(str).tolist()
     if index.index.input_kind == "text":
         return qids, table["text"].tolist(), record

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..artifacts import Manifest, atomic_dir, check_out, input_entry, read_manifest, sha256_path, write_dir_manifest
 from ..errors import UserError
-from ..io.texts import FieldSpec, load_texts
+from ..io.texts import FieldSpec, load_texts, source_entry
 from .cur import RCOND, check_anchor_counts, effective_rank, item_embeddings
 from .methods import SearchContext
 from .scorers import SCORERS, Items, QuerySet, ScoreBook, Scorer, read_ids, make_scorer
@@ -163,7 +163,7 @@ def build_index(out: Path, corpus: Path | None, spec: IndexSpec, fields: FieldSp
             np.save(tmp / "biencoder.npy", bi_vecs)
         inputs: dict[str, Any] = {}
         if corpus is not None:
-            inputs["corpus"] = input_entry(Path(corpus).resolve(), digest=sha256_path(corpus))
+            inputs["corpus"] = source_entry(corpus, "corpus")
         if not m:
             src = spec.anchor_queries[4:] if spec.anchor_queries.startswith("ids:") else spec.anchor_queries
             inputs["anchor_queries"] = input_entry(Path(src).resolve(), digest=sha256_path(src))

@@ -37,7 +37,7 @@ def rerank_cmd(
     from ..artifacts import Manifest, check_out, input_entry, sha256_path
     from ..errors import UserError
     from ..io.runs import read_run, run_format, run_manifest, write_run
-    from ..io.texts import load_texts
+    from ..io.texts import load_texts, source_entry
     from ..progress import out as stdout, progress
     from ..rerank import ScoreCache, make_scorer, rerank, top_depth
 
@@ -67,8 +67,8 @@ def rerank_cmd(
         params={"rerank": {"scorer": scorer, "model": scorer_obj.describe(), "depth": depth, "k": k,
                            "batch_size": batch_size, "max_length": max_length}, "run_tag": run_tag},
         inputs={"run": input_entry(run.resolve(), run_manifest(run), sha256_path(run)),
-                "corpus": input_entry(corpus.resolve(), digest=sha256_path(corpus)),
-                "queries": input_entry(queries.resolve(), digest=sha256_path(queries))},
+                "corpus": source_entry(corpus, "corpus"),
+                "queries": source_entry(queries, "queries")},
         stats={"queries": int(result["qid"].nunique()), "pairs": stats.pairs, "scored": stats.scored,
                "cached": stats.pairs - stats.scored, "score_s": round(stats.score_s, 3),
                "pairs_per_s": round(stats.pairs_per_s, 1) if stats.scored else None},

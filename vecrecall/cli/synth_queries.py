@@ -32,9 +32,9 @@ def synth_queries(
 
     import numpy as np
 
-    from ..artifacts import Manifest, atomic_file, check_out, input_entry, sha256_path, write_file_manifest
+    from ..artifacts import Manifest, atomic_file, check_out, write_file_manifest
     from ..errors import UserError
-    from ..io.texts import FieldSpec
+    from ..io.texts import FieldSpec, source_entry
     from ..progress import out as stdout
     from ..training.data import load_corpus
     from ..training.synth import load_titles, parse_methods, synth_queries as make
@@ -68,7 +68,7 @@ def synth_queries(
     manifest = Manifest(
         type="training-pairs",
         params={"per_doc": per_doc, "methods": methods, "max_words": max_words, "max_docs": max_docs, "seed": seed},
-        inputs={"corpus": input_entry(Path(corpus).resolve(), digest=sha256_path(corpus))},
+        inputs={"corpus": source_entry(corpus, "corpus")},
         stats={"queries": n, "documents": len(ids), "by_method": dict(by_method)},
     )
     write_file_manifest(out, manifest)

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..artifacts import IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest, sha256_path, write_dir_manifest, check_vectors_finite
+from ..artifacts import IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest, write_dir_manifest, check_vectors_finite
 from ..encoders import l2_normalize
 from ..errors import UserError
-from ..io.texts import FieldSpec, load_texts
+from ..io.texts import FieldSpec, load_texts, source_entry
 from ..progress import console
 from .base import Index, check_metric, get_backend
 
@@ -39,7 +39,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
             raise UserError(f"--backend {backend} indexes text: pass --corpus (a BEIR directory or a corpus file)")
         table = load_texts(corpus, "corpus", fields)
         data, ids = table, table.drop(columns=["text"])
-        source = input_entry(Path(corpus).resolve(), digest=sha256_path(corpus))
+        source = source_entry(corpus, "corpus")
         inputs = {"corpus": source}
         dim = 0
         metric = cls.metrics[0]  # text backends score with their own function (e.g. bm25)

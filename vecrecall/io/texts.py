@@ -6,6 +6,7 @@ DataFrame with columns `id`, `text` and one column per metadata field. Document 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class TextRecord:
     line: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class FieldSpec:
     """Which fields hold the id, the text and the title (None = pick the usual names)."""
 
@@ -42,6 +43,12 @@ class FieldSpec:
             return wanted
         return next((k for k in defaults if k in keys), None)
 
+    @functools.lru_cache(maxsize=64)
+    def keys_for(self, keys: tuple[str, ...]) -> tuple[str | None, str | None, str | None]:
+        """(id, text, title) field names for rows with these keys (cached: rows of one file share their keys)."""
+        title = None if self.title_field == "" else self.pick(keys, self.title_field, TITLE_FIELDS)
+        return self.pick(keys, self.id_field, ID_FIELDS), self.pick(keys, self.text_field, TEXT_FIELDS), title
+
 
 def _join(title: Any, text: Any) -> str:
     title = "" if title is None else str(title).strip()
@@ -51,11 +58,9 @@ def _join(title: Any, text: Any) -> str:
 
 def _from_mapping(row: dict[str, Any], spec: FieldSpec, where: Callable[[], str]) -> TextRecord:
     keys = row.keys()
-    id_key = spec.pick(keys, spec.id_field, ID_FIELDS)
+    id_key, text_key, title_key = spec.keys_for(tuple(keys))
     if id_key is None or row.get(id_key) is None or str(row.get(id_key)).strip() == "":
         raise UserError(f"{where()}: no id (looked for {spec.id_field or ', '.join(ID_FIELDS)}); set --id-field")
-    text_key = spec.pick(keys, spec.text_field, TEXT_FIELDS)
-    title_key = None if spec.title_field == "" else spec.pick(keys, spec.title_field, TITLE_FIELDS)
     if text_key is None or text_key not in keys:
         if not (title_key and row.get(title_key)):
             raise UserError(f"{where()}: no text (looked for {spec.text_field or ', '.join(TEXT_FIELDS)}); set --text-field")
@@ -64,7 +69,8 @@ def _from_mapping(row: dict[str, Any], spec: FieldSpec, where: Callable[[], str]
     return TextRecord(str(row[id_key]).strip(), text, meta)
 
 
-def iter_jsonl(path: Path, spec: FieldSpec) -> Iterator[TextRecord]:
+def iter_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-empty line of a JSONL file; malformed lines are refused by number."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -75,9 +81,14 @@ def iter_jsonl(path: Path, spec: FieldSpec) -> Iterator[TextRecord]:
                 raise UserError(f"{path} line {lineno}: not valid JSON ({exc.msg}); each line must be one JSON object") from exc
             if not isinstance(row, dict):
                 raise UserError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
-            rec = _from_mapping(row, spec, lambda: f"{path} line {lineno}")
-            rec.line = lineno
-            yield rec
+            yield lineno, row
+
+
+def iter_jsonl(path: Path, spec: FieldSpec) -> Iterator[TextRecord]:
+    for lineno, row in iter_json_objects(path):
+        rec = _from_mapping(row, spec, lambda: f"{path} line {lineno}")
+        rec.line = lineno
+        yield rec
 
 
 def iter_table(path: Path, spec: FieldSpec) -> Iterator[TextRecord]:
@@ -136,6 +147,14 @@ def iter_trec_sgml(path: Path, spec: FieldSpec, role: Role) -> Iterator[TextReco
                 raise UserError(f"{path} line {lineno}: topic {num} has no <{field_name}>; set --text-field")
             text = re.sub(r"^\s*(topic|description|narrative):\s*", "", _TAG.sub(" ", text), flags=re.I)
             yield TextRecord(num, " ".join(text.split()), {}, lineno)
+
+
+def source_entry(path: str | Path, role: Role) -> dict[str, Any]:
+    """How a manifest records a text source: its path and the hash of the file actually read
+    (for a BEIR directory, corpus.jsonl or queries.jsonl, not the whole directory)."""
+    from ..artifacts import input_entry, sha256_file
+
+    return input_entry(Path(path).resolve(), digest=sha256_file(_resolve(Path(path), role)))
 
 
 def _resolve(path: Path, role: Role) -> Path:

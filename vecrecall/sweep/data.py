@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import Manifest, input_entry, load_embeddings, read_manifest, sha256_path
+from ..artifacts import Manifest, input_entry, load_embeddings, read_manifest
 from ..encoders import l2_normalize
 from ..errors import UserError
-from ..io.texts import FieldSpec, load_texts, looks_like_texts
+from ..io.texts import FieldSpec, load_texts, looks_like_texts, source_entry
 from .groundtruth import cache_dir_for
 from .synthetic import SyntheticSpec, make_clustered
 
@@ -76,7 +76,7 @@ def _load_query_vectors(lineage: _Lineage, queries: Path, model: str | None, fie
     encoder, settings = query_encoder(lineage, model)
     cache = VectorCache(encoder, "raw") if use_cache else None
     vecs = encode_texts(encoder, table["text"].tolist(), settings, "queries", cache)
-    return table["id"].astype(str).tolist(), vecs, input_entry(Path(queries).resolve(), digest=sha256_path(queries))
+    return table["id"].astype(str).tolist(), vecs, source_entry(queries, "queries")
 
 
 def from_embeddings(embeddings: Path, queries: Path | None, holdout: int, metric: str, seed: int,

@@ -18,7 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import pandas as pd
 
 from ..artifacts import MANIFEST, Manifest, atomic_file, read_manifest, write_json

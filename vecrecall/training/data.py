@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..io.texts import iter_json_objects
 
 QUERY_KEYS = ("query", "anchor", "question")
 POSITIVE_TEXT_KEYS = ("positive", "pos", "document", "passage")
@@ -119,20 +120,10 @@ def load_jsonl_pairs(path: str | Path, corpus: Corpus | None = None) -> list[Pai
     if not p.is_file():
         raise UserError(f"--train {p}: no such file")
     pairs = []
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{p} line {lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{where}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            pair = _pair_from_row(row, corpus, where)
-            pair.source = str(row.get("method", "train")) if row.get("method") else "train"
-            pairs.append(pair)
+    for lineno, row in iter_json_objects(p):
+        pair = _pair_from_row(row, corpus, f"{p} line {lineno}")
+        pair.source = str(row.get("method", "train")) if row.get("method") else "train"
+        pairs.append(pair)
     if not pairs:
         raise UserError(f"--train {p}: no training rows; the file is empty")
     return pairs
