@@ -6,12 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import assert_user_error
-from vecrecall.artifacts import Manifest, save_embeddings_from_array
-from vecrecall.encoders import l2_normalize
+from vectors import clustered, exact, write_vectors
 from vecrecall.errors import UserError
 from vecrecall.indexes.store import IndexDir, build_index
 
@@ -31,25 +29,8 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    rng = np.random.default_rng(7)
-    centers = rng.normal(size=(20, D))
-    x = (centers[rng.integers(0, 20, N)] + 0.3 * rng.normal(size=(N, D))).astype(np.float32)
-    q = (centers[rng.integers(0, 20, NQ)] + 0.3 * rng.normal(size=(NQ, D))).astype(np.float32)
-    d = tmp_path_factory.mktemp("vectors")
-    m = Manifest("embeddings", params={"model": {"name": "synthetic", "fingerprint": "x"}, "normalize": False, "role": "corpus"})
-    save_embeddings_from_array(d, x, pd.DataFrame({"id": [f"doc{i}" for i in range(N)]}), m)
-    return d, x, q
-
-
-def exact(x, q, metric, k):
-    if metric == "cosine":
-        s = l2_normalize(q) @ l2_normalize(x).T
-    elif metric == "ip":
-        s = q @ x.T
-    else:
-        s = -((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    return top, s
+    x, q = clustered(N, NQ, D, clusters=20, spread=0.3, seed=7)
+    return write_vectors(tmp_path_factory.mktemp("vectors") / "emb", x, fingerprint="x", prefix="doc"), x, q
 
 
 @pytest.mark.parametrize("backend,params,search,min_recall", CASES, ids=lambda c: str(c))

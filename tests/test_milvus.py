@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import assert_user_error
-from vecrecall.artifacts import Manifest, save_embeddings_from_array
+from vectors import clustered, exact, write_vectors
 from vecrecall.encoders import l2_normalize
 from vecrecall.indexes.store import IndexDir, build_index
 from vecrecall.io.runs import read_run
@@ -25,32 +25,10 @@ pytest.importorskip("milvus_lite")
 N, D, NQ, K = 1200, 16, 30, 10
 
 
-def write_vectors(path, x, fingerprint="synthetic"):
-    m = Manifest("embeddings", params={"model": {"name": "synthetic", "fingerprint": fingerprint}, "normalize": False,
-                                       "role": "corpus"})
-    path.mkdir(parents=True)
-    save_embeddings_from_array(path, x, pd.DataFrame({"id": [f"d{i}" for i in range(len(x))]}), m)
-    return path
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    rng = np.random.default_rng(11)
-    centers = rng.normal(size=(12, D))
-    x = (centers[rng.integers(0, 12, N)] + 0.4 * rng.normal(size=(N, D))).astype(np.float32)
-    q = (centers[rng.integers(0, 12, NQ)] + 0.4 * rng.normal(size=(NQ, D))).astype(np.float32)
-    d = tmp_path_factory.mktemp("milvus-vectors")
-    return write_vectors(d / "emb", x), x, q
-
-
-def exact(x, q, metric, k):
-    if metric == "cosine":
-        s = l2_normalize(q) @ l2_normalize(x).T
-    elif metric == "ip":
-        s = q @ x.T
-    else:
-        s = -((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
-    return np.argsort(-s, axis=1, kind="stable")[:, :k], s
+    x, q = clustered(N, NQ, D, clusters=12, spread=0.4, seed=11)
+    return write_vectors(tmp_path_factory.mktemp("milvus-vectors") / "emb", x), x, q
 
 
 @pytest.fixture

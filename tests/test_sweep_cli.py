@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import FAST_MODEL, assert_user_error
+from conftest import assert_user_error
 
 IVF_GRID = ["--backend", "faiss", "--index-type", "IVF", "--nlist", "8,16,32", "--nprobe", "1,2,4,8,16,32,nlist"]
 FAST = ["--passes", "1", "--warmup", "5"]

@@ -42,7 +42,12 @@ def make_tiny_cross_encoder(dest: Path, seed: int = 0) -> Path:
 def make_tiny_bi_encoder(dest: Path, seed: int = 0) -> Path:
     """Save a random-init tiny BERT with mean pooling as a sentence-transformers model directory."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+
+    try:  # sentence-transformers ≥ 6 moved the module classes
+        from sentence_transformers.sentence_transformer import modules as models
+    except ImportError:
+        from sentence_transformers import models
     from transformers import BertModel
 
     torch.manual_seed(seed)
