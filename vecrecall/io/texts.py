@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
@@ -22,11 +22,11 @@ TEXT_FIELDS = ("text", "contents", "body", "query", "question")
 TITLE_FIELDS = ("title",)
 
 
-@dataclass
+@dataclass(slots=True)
 class TextRecord:
     id: str
     text: str
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any]
     line: int = 0
 
 
@@ -57,16 +57,17 @@ def _join(title: Any, text: Any) -> str:
 
 
 def _from_mapping(row: dict[str, Any], spec: FieldSpec, where: Callable[[], str]) -> TextRecord:
-    keys = row.keys()
-    id_key, text_key, title_key = spec.keys_for(tuple(keys))
-    if id_key is None or row.get(id_key) is None or str(row.get(id_key)).strip() == "":
+    id_key, text_key, title_key = spec.keys_for(tuple(row))
+    rid = row.get(id_key) if id_key else None
+    rid = "" if rid is None else str(rid).strip()
+    if not rid:
         raise UserError(f"{where()}: no id (looked for {spec.id_field or ', '.join(ID_FIELDS)}); set --id-field")
-    if text_key is None or text_key not in keys:
-        if not (title_key and row.get(title_key)):
-            raise UserError(f"{where()}: no text (looked for {spec.text_field or ', '.join(TEXT_FIELDS)}); set --text-field")
+    if (text_key is None or text_key not in row) and not (title_key and row.get(title_key)):
+        raise UserError(f"{where()}: no text (looked for {spec.text_field or ', '.join(TEXT_FIELDS)}); set --text-field")
     text = _join(row.get(title_key) if title_key else None, row.get(text_key) if text_key else None)
-    meta = {k: v for k, v in row.items() if k not in (id_key, text_key, title_key)}
-    return TextRecord(str(row[id_key]).strip(), text, meta)
+    used = (id_key, text_key, title_key)
+    meta = {k: v for k, v in row.items() if k not in used} if len(row) > 2 else {}
+    return TextRecord(rid, text, meta)
 
 
 def iter_json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
