@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .encoders import model_fingerprint, offline_hf
+from .encoders import offline_hf
 from .errors import UserError
 
 
@@ -32,7 +32,3 @@ def load_cross_encoder(path: str | Path, max_length: int | None = None, device: 
         return CrossEncoder(str(p), max_length=max_length, device=device or "cpu")
     except Exception as exc:  # many library error types for a directory that is not a model
         raise UserError(f"--model {path}: cannot load as a CrossEncoder ({type(exc).__name__}: {exc})") from exc
-
-
-def cross_encoder_fingerprint(path: str | Path) -> str:
-    return model_fingerprint(Path(path))

@@ -40,7 +40,8 @@ class CrossEncoderScorer(PairScorer):
     """A CrossEncoder from a local directory (vecrecall.crossencoder refuses anything else)."""
 
     def __init__(self, path: str | Path, max_length: int | None = None, batch_size: int = 32, device: str | None = None) -> None:
-        from .crossencoder import cross_encoder_fingerprint, load_cross_encoder
+        from .crossencoder import load_cross_encoder
+        from .encoders import model_fingerprint
 
         if not path:
             raise UserError("--scorer crossencoder needs --model PATH (a local CrossEncoder directory)")
@@ -48,7 +49,7 @@ class CrossEncoderScorer(PairScorer):
         self.name = str(path)
         self.batch_size = batch_size
         self.max_length = max_length
-        self.fingerprint = f"ce:{cross_encoder_fingerprint(path)}:{max_length}"
+        self.fingerprint = f"ce:{model_fingerprint(Path(path))}:{max_length}"
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         out = self.model.predict([list(p) for p in pairs], batch_size=self.batch_size, show_progress_bar=False,

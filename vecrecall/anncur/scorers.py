@@ -278,7 +278,8 @@ class CrossEncoderScorer(Scorer):
         super().__init__(path, items, store, max_length)
         if path is None:
             raise UserError("--scorer cross-encoder needs --scorer-path DIR (a local CrossEncoder directory)")
-        from ..crossencoder import cross_encoder_fingerprint, load_cross_encoder
+        from ..crossencoder import load_cross_encoder
+        from ..encoders import model_fingerprint
 
         config = Path(path) / "config.json"
         if config.exists():
@@ -288,7 +289,7 @@ class CrossEncoderScorer(Scorer):
             self.model = load_cross_encoder(path, max_length=max_length)
         except UserError as exc:
             raise UserError(str(exc).replace("--model", "--scorer-path", 1)) from None
-        self.fingerprint = hashlib.sha256(f"ce-v1:{cross_encoder_fingerprint(path)}:{max_length}".encode()).hexdigest()[:16]
+        self.fingerprint = hashlib.sha256(f"ce-v1:{model_fingerprint(Path(path))}:{max_length}".encode()).hexdigest()[:16]
 
     def compute(self, queries: QuerySet, items: np.ndarray) -> np.ndarray:
         import torch

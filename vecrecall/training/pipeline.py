@@ -217,7 +217,9 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
 
     _validate(o)
     base_path, base_name = _model_path(o.model)
-    base_fp = _fingerprint(base_path)
+    from ..encoders import model_fingerprint
+
+    base_fp = model_fingerprint(base_path)
     if o.baseline_run is not None:
         _check_baseline(o.baseline_run, base_fp)
     notes: list[str] = []
@@ -401,12 +403,6 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def _fingerprint(path: Path) -> str:
-    from ..encoders import model_fingerprint
-
-    return model_fingerprint(path)
 
 
 def _mine(o: FinetuneOptions, pairs: list[Pair], corpus: Corpus | None, known: dict[str, set[str]], n: int,
