@@ -22,19 +22,6 @@ SCORER_HELP = ("maxsim (late interaction over MiniLM token states; default), cro
                "query_ids.txt, item_ids.txt).")
 
 
-def _ints(value: str, option: str) -> list[int]:
-    from ..errors import UserError
-
-    try:
-        out = [int(x) for x in value.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise UserError(f"{option} {value}: expected comma-separated integers, e.g. 50,100,200") from None
-    bad = [x for x in out if x < 1]
-    if bad:
-        raise UserError(f"{option} {value}: {bad[0]} is not a positive integer")
-    return out
-
-
 def index(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Items: BEIR dir, JSONL, CSV/TSV, Parquet or TREC (optional for --scorer matrix)."),
     scorer: str = typer.Option("maxsim", "--scorer", help=SCORER_HELP),
@@ -161,7 +148,7 @@ def bench(
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(METHODS)
     if baseline == "none" and not methods:
         names = [n for n in names if not METHODS[n].needs_biencoder]
-    spec = BenchSpec(_ints(budgets, "--budgets"), _ints(ks, "-k"), names, k_i, anchor_share, rounds)
+    spec = BenchSpec(common.int_list(budgets, "--budgets"), common.int_list(ks, "-k"), names, k_i, anchor_share, rounds)
     idx = AnncurIndex.load(index_path)
     qs = load_query_set(queries, "--queries", common.fields(id_field, text_field, title_field),
                         idx.spec.get("scorer") != "matrix")

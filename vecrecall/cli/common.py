@@ -32,6 +32,30 @@ def fields(id_field: Optional[str], text_field: Optional[str], title_field: Opti
     return FieldSpec(id_field, text_field, title_field)
 
 
+def float_list(text: Optional[str], option: str) -> Optional[list[float]]:
+    """'0.3, 0.7' → [0.3, 0.7] (None stays None); anything else is a one-line error naming the option."""
+    from ..errors import UserError
+
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise UserError(f"{option} {text}: expected comma-separated numbers, e.g. 0.3,0.7") from None
+
+
+def int_list(text: Optional[str], option: str) -> Optional[list[int]]:
+    """'10,100' → [10, 100] (None stays None); only positive whole numbers are accepted."""
+    from ..errors import UserError
+
+    values = float_list(text, option)
+    if values is None:
+        return None
+    if any(v != int(v) or v < 1 for v in values):
+        raise UserError(f"{option} {text}: expected comma-separated positive whole numbers, e.g. 10,100")
+    return [int(v) for v in values]
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 

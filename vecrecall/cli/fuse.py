@@ -17,28 +17,6 @@ DATES_CORPUS = typer.Option(None, "--corpus", help="Time decay: documents with t
 DATES_INDEX = typer.Option(None, "--index", help="Time decay: an index directory whose ids.parquet holds the date column.")
 
 
-def _floats(text: Optional[str], option: str) -> Optional[list[float]]:
-    from ..errors import UserError
-
-    if text is None:
-        return None
-    try:
-        return [float(x) for x in text.replace(" ", "").split(",") if x != ""]
-    except ValueError:
-        raise UserError(f"{option} {text}: expected comma-separated numbers, e.g. 0.3,0.7") from None
-
-
-def _ints(text: Optional[str], option: str) -> Optional[list[int]]:
-    vals = _floats(text, option)
-    if vals is None:
-        return None
-    from ..errors import UserError
-
-    if any(v != int(v) for v in vals):
-        raise UserError(f"{option} {text}: expected whole numbers, e.g. 100 or 100,50")
-    return [int(v) for v in vals]
-
-
 def decay_settings(field: Optional[str], half_life: str, weight: float, now: Optional[str]):
     from ..decay import DecaySettings, parse_half_life
 
@@ -91,7 +69,7 @@ def fuse_cmd(
 
     check_out(out, overwrite)
     kind = run_format(out, fmt)
-    w = _floats(weights, "--weights")
+    w = common.float_list(weights, "--weights")
     if alpha is not None:
         if w is not None:
             raise UserError("--alpha and --weights both given; use one")
@@ -104,7 +82,7 @@ def fuse_cmd(
         if w is not None:
             raise UserError("--optimize searches the weights; drop --weights/--alpha")
         w = [1.0] * len(runs)
-    settings = FuseSettings(method=method, norm=norm, rrf_k=rrf_k, weights=w, depth=_ints(depth, "--depth"),
+    settings = FuseSettings(method=method, norm=norm, rrf_k=rrf_k, weights=w, depth=common.int_list(depth, "--depth"),
                             missing=missing, k=k)
     settings.check(len(runs))
     decay = decay_settings(decay_field, half_life, decay_weight, now)
@@ -142,7 +120,7 @@ def fuse_cmd(
         from ..io.qrels import read_qrels
 
         q = read_qrels(qrels, split)
-        ks = _floats(rrf_k_grid, "--rrf-k-grid") or [rrf_k]
+        ks = common.float_list(rrf_k_grid, "--rrf-k-grid") or [rrf_k]
         total = grid_size(len(runs), grid_steps, len(ks) if method == "rrf" else 1)
         with progress("optimize", total, "settings") as advance:
             res = grid_search(loaded, settings, q, measure, grid_steps, ks, names, advance)
@@ -164,7 +142,7 @@ def fuse_cmd(
         params["decay"] = decay.describe()
     if grid_rows is not None:
         params["optimize"] = {"qrels": str(Path(qrels).resolve()), "split": split, "measure": measure,
-                              "grid_steps": grid_steps, "rrf_k_grid": _floats(rrf_k_grid, "--rrf-k-grid"),
+                              "grid_steps": grid_steps, "rrf_k_grid": common.float_list(rrf_k_grid, "--rrf-k-grid"),
                               "best": grid_rows.iloc[0].drop("grid").to_dict(), "settings_tried": len(grid_rows)}
     manifest = Manifest(type="run", params=params, inputs=inputs,
                         stats={"queries": int(fused["qid"].nunique()), "rows": len(fused)})

@@ -70,6 +70,7 @@ def sweep(
 
     from ..artifacts import check_out
     from ..errors import UserError
+    from ..indexes.base import option
     from ..progress import console
     from ..sweep import data as sd
     from ..sweep.grid import (BuildSet, build_param_types, command_line_grid, data_context, load_config,
@@ -79,7 +80,7 @@ def sweep(
     sources = [s for s, v in (("--embeddings", embeddings), ("--index", index), ("--synthetic", synthetic)) if v]
     if len(sources) != 1:
         raise UserError("give exactly one of --embeddings, --index or --synthetic" + (f" (got {', '.join(sources)})" if sources else ""))
-    ks = [_int(v, "-k") for v in split_list(k, "-k")]
+    ks = common.int_list(k, "-k")
     if pareto_by not in ("qps", "p50"):
         raise UserError(f"--pareto-by {pareto_by}: choose qps or p50")
     if metric is not None and metric not in ("ip", "l2", "cosine"):
@@ -105,13 +106,13 @@ def sweep(
         measures = measures or ["nDCG@10"]
         parse_measures(measures)
     btypes, stypes = build_param_types(), search_param_types()
-    build_lists = {name: split_list(v, common_opt(name)) for name, v in dict(
+    build_lists = {name: split_list(v, option(name)) for name, v in dict(
         index_type=index_type, nlist=nlist, pq_m=pq_m, pq_bits=pq_bits, hnsw_m=hnsw_m, ef_construction=ef_construction,
         n_trees=n_trees).items() if v is not None}
     if factory is not None:
         build_lists["factory"] = [factory]
     build_lists.update(parse_assignments(param, "--param", btypes))
-    search_lists = {name: split_list(v, common_opt(name)) for name, v in dict(nprobe=nprobe, ef_search=ef_search,
+    search_lists = {name: split_list(v, option(name)) for name, v in dict(nprobe=nprobe, ef_search=ef_search,
                                                                               search_k=search_k).items() if v is not None}
     search_lists.update(parse_assignments(search_param, "--search-param", stypes))
     fields = common.fields(id_field, text_field, title_field)
@@ -193,19 +194,6 @@ def sweep(
     console.print(f"{len(table)} settings, {result.builds} index builds"
                   f"{f' ({result.reused} reused from the earlier run)' if result.reused else ''}, ground truth "
                   f"{result.ground_truth}, {result.elapsed_s:.1f}s{where}")
-
-
-def common_opt(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _int(text: str, where: str) -> int:
-    from ..errors import UserError
-
-    try:
-        return int(text)
-    except ValueError:
-        raise UserError(f"{where} {text!r}: expected an integer") from None
 
 
 def default_config() -> Path:
