@@ -12,7 +12,7 @@ from . import common
 
 def eval_cmd(
     runs: List[Path] = typer.Argument(..., help="Run files (TREC or Parquet). The first is the baseline for significance tests."),
-    qrels: Path = typer.Option(..., "--qrels", help="Qrels: TREC file, BEIR tsv, Parquet, or a BEIR directory (uses qrels/<split>.tsv)."),
+    qrels: Path = typer.Option(..., "--qrels", help="Qrels: TREC file, BEIR tsv, Parquet, a BEIR directory (uses qrels/<split>.tsv), or an interaction log (user_id,item_id CSV/Parquet → binary qrels)."),
     measures: List[str] = typer.Option(["nDCG@10", "R@100", "MAP"], "-m", "--measure", help="Measures, ir-measures syntax: nDCG@10 R@100 P@10 RR MAP Rprec Judged@10 Success@10…"),
     split: str = typer.Option("test", "--split", help="BEIR qrels split, when --qrels is a directory."),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="Average only over queries present in the run. Default: judged queries missing from a run score 0 (trec_eval -c)."),

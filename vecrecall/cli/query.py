@@ -12,7 +12,7 @@ from . import common
 
 def query(
     index: Path = typer.Option(..., "--index", help="Index directory from `vecrecall build-index`."),
-    queries: Path = typer.Option(..., "--queries", help="Query texts (BEIR dir, JSONL, CSV, TREC topics…) or a query embeddings artifact."),
+    queries: Path = typer.Option(..., "--queries", help="Query texts (BEIR dir, JSONL, CSV, TREC topics…), a query embeddings artifact, or user vectors (users.npy + users.ids.txt/.parquet)."),
     k: int = typer.Option(100, "-k", "--k", help="Results per query."),
     nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists probed (faiss IVF*, milvus IVF_FLAT)."),
     ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search beam (faiss HNSW, hnswlib, milvus HNSW)."),
