@@ -204,16 +204,6 @@ class Embeddings:
     ids: "Any"  # pandas.DataFrame
     manifest: Manifest
 
-    @property
-    def docids(self) -> list[str]:
-        """The document id of each row (the parent document for chunks)."""
-        col = "docid" if "docid" in self.ids.columns else "id"
-        return self.ids[col].astype(str).tolist()
-
-    @property
-    def model(self) -> dict[str, Any]:
-        return self.manifest.params.get("model", {})
-
 
 def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embeddings:
     """Load an embeddings artifact, checking that rows and ids agree."""

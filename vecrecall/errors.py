@@ -11,8 +11,3 @@ class UserError(Exception):
 
     exit_code = 2
 
-
-def require(condition: object, message: str) -> None:
-    """Raise UserError(message) unless condition holds."""
-    if not condition:
-        raise UserError(message)
