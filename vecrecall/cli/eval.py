@@ -42,6 +42,7 @@ def eval_cmd(
     if len(set(names)) != len(names):
         names = [str(p) for p in runs]
     names = [str(p.resolve()) if n == "coverage" else n for n, p in zip(names, runs)]  # "coverage" is a --json key
+    names = [n if names.index(n) == i else f"{n} ({names[:i + 1].count(n)})" for i, n in enumerate(names)]  # same file twice
     q = read_qrels(qrels, split, header=False if no_header else None)
     loaded = {name: read_run(p, allow_inf=True) for name, p in zip(names, runs)}  # ±inf still ranks; NaN does not
     judged = set(q["qid"])
@@ -61,31 +62,50 @@ def eval_cmd(
     if json_out:
         common.print_json({**report.means, "coverage": {n: c.to_dict() for n, c in report.coverage.items()}})
         return
+    out.print(results_table(report, f"{escape(Path(qrels).name)}: {len(judged)} judged queries"
+                            + (" (missing skipped)" if skip_missing else "")
+                            + (" (--ignore-identical-ids)" if ignore_identical_ids else "")))
+    for name, cov in report.coverage.items():
+        out.print(escape(coverage_line(name, cov, skip_missing)), highlight=False)
+
+
+def results_table(report, title: str):
+    """Runs × measures; measures × runs when that is what fits 80 columns (many measures, few runs)."""
     from rich.table import Table
 
     mnames = [m.name for m in report.measures]
-    best = {m: max(report.means[r][m] for r in report.means) for m in mnames}
+    runs = list(report.means)
+    best = {m: max(report.means[r][m] for r in runs) for m in mnames}
+
+    def cell(i: int, name: str, m: str) -> str:
+        value = report.means[name][m]
+        text = f"{value:.4f}"
+        if abs(value - best[m]) < 1e-12 and len(runs) > 1:
+            text = f"[bold green]{text}[/]"
+        if i > 0:
+            p = report.pvalues[name][m]
+            text += f" [dim](p={p:.3f})[/]" if p >= 0.001 else " [dim](p<0.001)[/]"
+        return text
+
     caption = ("bold = best; p: paired t-test against the first run over judged queries, Holm-corrected across runs"
-               if len(report.means) > 1 else None)
-    table = Table(title=f"{escape(Path(qrels).name)}: {len(judged)} judged queries" + (" (missing skipped)" if skip_missing else ""),
-                  caption=caption)
-    table.add_column("run", style="bold")
-    for m in mnames:
-        table.add_column(escape(m), justify="right")
-    for i, (name, vals) in enumerate(report.means.items()):
-        cells = []
+               if len(runs) > 1 else None)
+    value_width = 16 if len(runs) > 1 else 6
+    wide = max(map(len, runs)) + 3 + sum(max(len(m), value_width) + 3 for m in mnames)
+    tall = max(map(len, mnames)) + 3 + sum(max(len(r), value_width) + 3 for r in runs)
+    table = Table(title=title, caption=caption)
+    if wide <= 80 or tall >= wide:
+        table.add_column("run", style="bold")
         for m in mnames:
-            text = f"{vals[m]:.4f}"
-            if abs(vals[m] - best[m]) < 1e-12 and len(report.means) > 1:
-                text = f"[bold green]{text}[/]"
-            if i > 0:
-                p = report.pvalues[name][m]
-                text += f" [dim](p={p:.3f})[/]" if p >= 0.001 else " [dim](p<0.001)[/]"
-            cells.append(text)
-        table.add_row(escape(name), *cells)
-    out.print(table)
-    for name, cov in report.coverage.items():
-        out.print(escape(coverage_line(name, cov, skip_missing)), highlight=False)
+            table.add_column(escape(m), justify="right")
+        for i, name in enumerate(runs):
+            table.add_row(escape(name), *(cell(i, name, m) for m in mnames))
+    else:
+        table.add_column("measure", style="bold")
+        for name in runs:
+            table.add_column(escape(name), justify="right")
+        for m in mnames:
+            table.add_row(escape(m), *(cell(i, name, m) for i, name in enumerate(runs)))
+    return table
 
 
 def coverage_line(name: str, cov, skip_missing: bool) -> str:
