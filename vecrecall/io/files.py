@@ -56,13 +56,21 @@ def _decode(raw: bytes, path: Path, lineno: int) -> str:
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """(line number, text with its line ending) for every line; a BOM at the start is dropped."""
     p = Path(path)
+    lineno = 0
     try:
         with open_binary(p) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                line = _decode(raw, p, lineno)
-                if lineno == 1 and line.startswith(BOM):
-                    line = line[1:]
-                yield lineno, line
+            while True:
+                block = fh.readlines(1 << 20)  # decode ~1 MB at a time; a bad byte is found line by line
+                if not block:
+                    return
+                try:
+                    text = [raw.decode("utf-8") for raw in block]
+                except UnicodeDecodeError:
+                    text = [_decode(raw, p, lineno + i) for i, raw in enumerate(block, 1)]
+                if lineno == 0 and text[0].startswith(BOM):
+                    text[0] = text[0][1:]
+                yield from enumerate(text, lineno + 1)
+                lineno += len(text)
     except _READ_ERRORS as exc:
         raise UserError(f"{p}: cannot read ({_one_line(exc)}); is the download complete?") from None
 

@@ -118,7 +118,7 @@ def find_plain_vectors(path: str | Path) -> Path | None:
     p = Path(path)
     if p.is_file() and p.suffix.lower() == ".npy":
         return p
-    texts = ("manifest.json", "corpus.jsonl", "queries.jsonl")  # artifacts and BEIR directories are not plain vectors
+    texts = ("manifest.json", "corpus.jsonl", "queries.jsonl", "corpus.jsonl.gz", "queries.jsonl.gz")  # artifacts, BEIR dirs
     if p.is_dir() and not any((p / t).exists() for t in texts):
         found = sorted(p.glob("*.npy"))
         if len(found) > 1:

@@ -54,36 +54,46 @@ def _read_text_run(p: Path) -> tuple[pd.DataFrame, list[int]]:
     run; the layout is fixed by the first line and every line must match it. (rows, line number of each row)."""
     from .files import iter_lines
 
+    # columns of strings only (lists of lists would keep the garbage collector busy on large runs)
     qids, docids, ranks, scores, lines = [], [], [], [], []
-    width = first = 0
+    width = 0
     for lineno, line in iter_lines(p):
         parts = line.split()
         if not parts:
             continue
-        if not width:
+        if len(parts) != width:
+            if width:
+                layout = "'qid Q0 docno rank score tag' (6 fields)" if width == 6 else "'qid docid rank' (3 fields)"
+                raise UserError(f"{p} line {lineno}: expected {layout} like line {lines[0]}, got {len(parts)} field(s)")
             if len(parts) not in (3, 6):
                 raise UserError(f"{p} line {lineno}: {len(parts)} field(s); expected {RUN_LAYOUTS}")
-            width, first = len(parts), lineno
-        elif len(parts) != width:
-            layout = "'qid Q0 docno rank score tag' (6 fields)" if width == 6 else "'qid docid rank' (3 fields)"
-            raise UserError(f"{p} line {lineno}: expected {layout} like line {first}, got {len(parts)} field(s)")
-        try:
-            if width == 6:
-                qid, docid, rank, score = parts[0], parts[2], int(parts[3]), float(parts[4])
-            else:
-                qid, docid, rank = parts[0], parts[1], int(parts[2])
-                if rank < 1:
-                    raise ValueError
-                score = 1.0 / rank
-        except ValueError:
-            what = "rank must be an integer and score a number" if width == 6 else "rank must be a whole number ≥ 1"
-            raise UserError(f"{p} line {lineno}: {what}") from None
-        qids.append(qid)
-        docids.append(docid)
-        ranks.append(rank)
-        scores.append(score)
+            width = len(parts)
+        qids.append(parts[0])
+        if width == 6:
+            docids.append(parts[2])
+            ranks.append(parts[3])
+            scores.append(parts[4])
+        else:
+            docids.append(parts[1])
+            ranks.append(parts[2])
         lines.append(lineno)
-    return pd.DataFrame({"qid": qids, "docid": docids, "rank": ranks, "score": scores}, columns=COLUMNS), lines
+    try:
+        rank = np.asarray(ranks, dtype=str).astype(np.int64)
+        score = np.asarray(scores, dtype=str).astype(float) if width == 6 else 1.0 / rank
+        if width == 3 and (rank < 1).any():
+            raise ValueError
+    except (ValueError, OverflowError):  # find the line, for the message
+        for i in range(len(ranks)):
+            try:
+                if int(ranks[i]) < 1 and width == 3:
+                    raise ValueError
+                if width == 6:
+                    float(scores[i])
+            except ValueError:
+                what = "rank must be an integer and score a number" if width == 6 else "rank must be a whole number ≥ 1"
+                raise UserError(f"{p} line {lines[i]}: {what}") from None
+        raise
+    return pd.DataFrame({"qid": qids, "docid": docids, "rank": rank, "score": score}, columns=COLUMNS), lines
 
 
 def _read_parquet_run(p: Path) -> tuple[pd.DataFrame, bool]:
