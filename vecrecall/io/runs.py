@@ -79,9 +79,9 @@ def _read_text_run(p: Path) -> tuple[pd.DataFrame, list[int]]:
         lines.append(lineno)
     try:
         rank = np.asarray(ranks, dtype=str).astype(np.int64)
-        score = np.asarray(scores, dtype=str).astype(float) if width == 6 else 1.0 / rank
         if width == 3 and (rank < 1).any():
             raise ValueError
+        score = np.asarray(scores, dtype=str).astype(float) if width == 6 else 1.0 / rank
     except (ValueError, OverflowError):  # find the line, for the message
         for i in range(len(ranks)):
             try:
