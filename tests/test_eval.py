@@ -223,8 +223,9 @@ def test_ignore_identical_ids(vr, tmp_path):
 def test_nan_scores_refused_inf_ranked(vr, tmp_path):
     (tmp_path / "qrels.txt").write_text("q1 0 d1 1\nq1 0 d3 1\n")
     (tmp_path / "nan.run").write_text("q1 Q0 d2 1 0.8 t\nq1 Q0 d1 2 nan t\n")
-    assert_user_error(vr("eval", "--qrels", tmp_path / "qrels.txt", tmp_path / "nan.run"),
+    assert_user_error(vr("eval", "--qrels", tmp_path / "qrels.txt", tmp_path / "nan.run", "--per-query", tmp_path / "pq.parquet"),
                       "nan.run line 2", "score NaN", "query 'q1'", "document 'd1'")
+    assert not (tmp_path / "pq.parquet").exists()
     (tmp_path / "inf.run").write_text("q1 Q0 d2 1 0.8 t\nq1 Q0 d1 2 inf t\nq1 Q0 d3 3 -inf t\n")
     r = vr("eval", "--qrels", tmp_path / "qrels.txt", tmp_path / "inf.run", "-m", "RR", "--json")
     assert r.exit_code == 0, r.stderr
