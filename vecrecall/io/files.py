@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import sys
 import zlib
 from pathlib import Path
@@ -159,7 +158,3 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return (text[:200] + "…") if len(text) > 200 else (text or type(exc).__name__)
 
-
-def text_stream(path: str | Path) -> IO[str]:
-    """The file as a text stream (for libraries that want one); decoding errors are named by line on read."""
-    return io.StringIO(read_text(path))
