@@ -110,7 +110,7 @@ def test_qrels_forms_and_errors(tmp_path):
     a.to_parquet(tmp_path / "q.parquet")
     assert read_qrels(tmp_path / "q.parquet").equals(a)
     (tmp_path / "short.trec").write_text("1 0 d1 1\n1 d2 1\n")
-    with pytest.raises(UserError, match="short.trec line 2: expected 'qid 0 docno rel' \\(4 fields\\), got 3"):
+    with pytest.raises(UserError, match="short.trec line 2: expected 'qid iter docno rel' \\(4 fields\\) like line 1, got 3 field"):
         read_qrels(tmp_path / "short.trec")
     (tmp_path / "grade.trec").write_text("1 0 d1 yes\n")
     with pytest.raises(UserError, match="grade.trec line 1: relevance grade 'yes' is not an integer"):

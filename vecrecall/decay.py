@@ -5,7 +5,8 @@
 
 `minmax_q` is the min-max normalisation of the run's scores within the query (all equal → 1), so `w` (the decay
 weight, 0…1) has the same meaning whatever the scorer's scale: w = 0 keeps the ranking, w = 1 ranks by recency alone.
-`now` defaults to the newest date in the date column (not the wall clock), so the same inputs give the same output.
+`now` defaults to the newest date in the date column (not the wall clock), so the same inputs give the same output;
+given, it is `YYYY-MM-DD` (optionally `THH:MM[:SS]`), anything else is refused.
 Documents with no date (missing or empty) get decay 0 — they are treated as infinitely old. Dates after `now` count
 as age 0. Integer columns are read as years (1 July of that year).
 """
@@ -21,7 +22,10 @@ import pandas as pd
 
 from .errors import UserError
 from .fusion import norm_minmax, query_groups
+from .io.ids import norm_ids
 from .io.runs import COLUMNS, rank_run
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 
 _UNITS = {"d": 1.0, "h": 1 / 24, "w": 7.0, "m": 30.4375, "y": 365.25}
 
@@ -32,6 +36,17 @@ def parse_half_life(text: str) -> float:
     if not m or float(m.group(1)) <= 0:
         raise UserError(f"--half-life {text}: expected a positive duration such as 30d, 12h, 2w, 6m or 1y")
     return float(m.group(1)) * _UNITS[m.group(2) or "d"]
+
+
+def parse_date(text: str, option: str) -> pd.Timestamp:
+    """A `YYYY-MM-DD[THH:MM[:SS]]` date given on the command line; anything else is one line naming `option`."""
+    value = str(text).strip()
+    if _ISO.fullmatch(value):
+        try:
+            return pd.Timestamp(value)
+        except (ValueError, OverflowError):
+            pass
+    raise UserError(f"{option} {text!r}: not a date; use YYYY-MM-DD (optionally THH:MM[:SS]), e.g. 2024-01-31")
 
 
 def to_dates(values: pd.Series, where: str) -> pd.Series:
@@ -61,6 +76,8 @@ class DecaySettings:
     def check(self) -> None:
         if not 0 <= self.weight <= 1:
             raise UserError(f"--decay-weight {self.weight}: must be between 0 and 1")
+        if self.now is not None:
+            parse_date(self.now, "--now")
 
     def describe(self) -> dict:
         return {"field": self.field, "half_life_days": self.half_life_days, "weight": self.weight, "now": self.now,
@@ -74,14 +91,14 @@ def doc_dates(table: pd.DataFrame, field: str, where: str) -> pd.Series:
         raise UserError(f"--decay-field {field}: {where} has no such column (metadata columns: {', '.join(cols) or 'none'})")
     key = "docid" if "docid" in table.columns else "id"
     dates = to_dates(table[field].reset_index(drop=True), f"{where} column '{field}'")
-    s = pd.Series(dates.to_numpy(), index=table[key].astype(str).to_numpy())
+    s = pd.Series(dates.to_numpy(), index=norm_ids(table[key]))
     return s[~s.index.duplicated(keep="first")]
 
 
 def apply_decay(run: pd.DataFrame, dates: pd.Series, settings: DecaySettings) -> pd.DataFrame:
     """The run with scores replaced by the decayed blend above, re-ranked (ties broken by docid as trec_eval does)."""
     settings.check()
-    now = pd.Timestamp(settings.now) if settings.now else dates.max()
+    now = parse_date(settings.now, "--now") if settings.now else dates.max()
     if pd.isna(now):
         raise UserError(f"--decay-field {settings.field}: no document has a date; nothing to decay by")
     d = pd.to_datetime(run["docid"].astype(str).map(dates))
@@ -104,7 +121,9 @@ def load_dates(field: str, corpus: str | Path | None = None, index: str | Path |
     if index is not None:
         p = Path(index)
         m = read_manifest(p, expect="index")
-        table = pd.read_parquet(p / IDS_FILE)
+        from .io.files import read_parquet
+
+        table = read_parquet(p / IDS_FILE)
         return doc_dates(table, field, str(p / IDS_FILE)), input_entry(p.resolve(), m)
     from .io.texts import load_texts, source_entry
 

@@ -287,7 +287,11 @@ class _Evaluator:
         if pd.api.types.is_datetime64_any_dtype(col) or (is_date_value and not pd.api.types.is_numeric_dtype(col)):
             if not is_date_value:
                 raise _fail(self.expr, pos, f"column {name!r} holds dates; compare it with 'YYYY-MM-DD'")
-            return self.dates(name, col, pos), pd.Timestamp(value)
+            try:
+                when = pd.Timestamp(value)
+            except (ValueError, OverflowError):
+                raise _fail(self.expr, pos, f"{value!r} is not a date; use 'YYYY-MM-DD' (optionally 'YYYY-MM-DD HH:MM[:SS]')") from None
+            return self.dates(name, col, pos), when
         if pd.api.types.is_bool_dtype(col):
             if not isinstance(value, bool):
                 raise _fail(self.expr, pos, f"column {name!r} holds true/false; compare it with true or false")

@@ -35,6 +35,7 @@ def index(
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     seed: int = common.SEED,
     no_cache: bool = common.NO_CACHE,
     overwrite: bool = common.OVERWRITE,
@@ -50,7 +51,7 @@ def index(
     spec = IndexSpec(scorer=scorer, scorer_path=str(scorer_path) if scorer_path else None, anchor_queries=anchor_queries,
                      k_i=k_i, biencoder=None if biencoder.lower() == "none" else biencoder,
                      allow_underdetermined=allow_underdetermined, max_length=max_length, seed=seed)
-    m = build_index(out, corpus, spec, common.fields(id_field, text_field, title_field), not no_cache, overwrite)
+    m = build_index(out, corpus, spec, common.fields(id_field, text_field, title_field, no_header), not no_cache, overwrite)
     if json_out:
         common.print_json({"out": str(out), **m.stats})
     else:
@@ -74,6 +75,7 @@ def query(
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     no_cache: bool = common.NO_CACHE,
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
@@ -98,7 +100,7 @@ def query(
         from ..errors import UserError
 
         raise UserError(f"--method {method}: the index has no bi-encoder vectors; rebuild it with --biencoder MODEL")
-    qs = load_query_set(queries, "--queries", common.fields(id_field, text_field, title_field),
+    qs = load_query_set(queries, "--queries", common.fields(id_field, text_field, title_field, no_header),
                         idx.spec.get("scorer") != "matrix")
     run, manifest, res = query_index(idx, qs, queries, m, plan, not no_cache)
     manifest.params["run_tag"] = run_tag
@@ -121,11 +123,12 @@ def bench(
     anchor_share: float = typer.Option(0.5, "--anchor-share", help="Share of the budget ANNCUR spends on anchors when --k-i is not given."),
     rounds: int = typer.Option(5, "--rounds", help="ADACUR rounds."),
     qrels: Optional[Path] = typer.Option(None, "--qrels", help="Judgements: adds nDCG@10 of every method, exact search and the bi-encoder."),
-    split: str = typer.Option("test", "--split", help="Qrels split inside a BEIR directory."),
+    split: str = common.SPLIT,
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for results.parquet, recall.png and manifest.json (default: INDEX-bench)."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     no_cache: bool = common.NO_CACHE,
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
@@ -150,7 +153,7 @@ def bench(
         names = [n for n in names if not METHODS[n].needs_biencoder]
     spec = BenchSpec(common.int_list(budgets, "--budgets"), common.int_list(ks, "-k"), names, k_i, anchor_share, rounds)
     idx = AnncurIndex.load(index_path)
-    qs = load_query_set(queries, "--queries", common.fields(id_field, text_field, title_field),
+    qs = load_query_set(queries, "--queries", common.fields(id_field, text_field, title_field, no_header),
                         idx.spec.get("scorer") != "matrix")
     overlap = set(qs.texts) & set(idx.anchor_queries.texts) - {""}
     if overlap or (idx.spec.get("scorer") == "matrix" and set(qs.ids) & set(idx.anchor_queries.ids)):

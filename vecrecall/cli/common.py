@@ -14,6 +14,8 @@ JSON = typer.Option(False, "--json", help="Print machine-readable JSON instead o
 ID_FIELD = typer.Option(None, "--id-field", help="Field/column holding the id (default: _id, id, docid, docno, qid…).")
 TEXT_FIELD = typer.Option(None, "--text-field", help="Field/column holding the text (TREC topics: title, desc…).")
 TITLE_FIELD = typer.Option(None, "--title-field", help="Field/column holding a title, prepended to the text ('' for none).")
+NO_HEADER = typer.Option(False, "--no-header", help="CSV/TSV texts have no header row: columns are id, text[, title] (default: detected; a first row naming no known column is data).")
+SPLIT = typer.Option("test", "--split", help="BEIR qrels split, when --qrels is a directory (qrels/<split>.tsv[.gz]).")
 MODEL = typer.Option(None, "--model", help="'default' (bundled all-MiniLM-L6-v2), a local sentence-transformers directory, or hash:DIM.")
 RUN_OUT = typer.Option(..., "--out", help="Run file: TREC text, or Parquet if it ends in .parquet.")
 RUN_FORMAT = typer.Option(None, "--format", help="trec or parquet (default: by --out extension).")
@@ -26,10 +28,10 @@ def run_tag(default: str) -> Any:
 NO_CACHE = typer.Option(False, "--no-cache", help="Do not read or write the vector cache (~/.cache/vecrecall, or $VECRECALL_CACHE_DIR).")
 
 
-def fields(id_field: Optional[str], text_field: Optional[str], title_field: Optional[str]) -> Any:
+def fields(id_field: Optional[str], text_field: Optional[str], title_field: Optional[str], no_header: bool = False) -> Any:
     from ..io.texts import FieldSpec
 
-    return FieldSpec(id_field, text_field, title_field)
+    return FieldSpec(id_field, text_field, title_field, header=False if no_header else None)
 
 
 def float_list(text: Optional[str], option: str) -> Optional[list[float]]:

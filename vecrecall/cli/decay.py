@@ -12,7 +12,7 @@ from .fuse import DATES_CORPUS, DATES_INDEX, DECAY_NOW, DECAY_WEIGHT, HALF_LIFE
 
 
 def decay_cmd(
-    run: Path = typer.Option(..., "--run", help="Run to re-score (TREC or Parquet)."),
+    run: Path = typer.Option(..., "--run", help="Run to re-score (TREC, MS MARCO, .gz, or Parquet; NaN or infinite scores are refused)."),
     decay_field: str = typer.Option(..., "--decay-field", help="The date column (YYYY-MM-DD text, datetimes, or integer years)."),
     half_life: str = HALF_LIFE,
     decay_weight: float = DECAY_WEIGHT,

@@ -25,6 +25,7 @@ def encode(
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     no_cache: bool = common.NO_CACHE,
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
     overwrite: bool = common.OVERWRITE,
@@ -43,7 +44,7 @@ def encode(
         raise UserError("pass exactly one of --corpus or --queries")
     role = "corpus" if corpus is not None else "queries"
     settings = EncodeSettings(normalize=normalize, query_prefix=query_prefix, doc_prefix=doc_prefix, dtype=dtype, batch_size=batch_size)
-    m = encode_source(corpus or queries, role, out, model, settings, common.fields(id_field, text_field, title_field),
+    m = encode_source(corpus or queries, role, out, model, settings, common.fields(id_field, text_field, title_field, no_header),
                       chunk_tokens, chunk_overlap, not no_cache, overwrite, device=device)
     if json_out:
         common.print_json(m.to_dict())

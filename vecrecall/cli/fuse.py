@@ -28,7 +28,7 @@ def decay_settings(field: Optional[str], half_life: str, weight: float, now: Opt
 
 
 def fuse_cmd(
-    runs: List[Path] = typer.Argument(..., help="Two or more runs (TREC or Parquet), in the order --weights refers to."),
+    runs: List[Path] = typer.Argument(..., help="Two or more runs (TREC, MS MARCO qid/docid/rank, .gz, or Parquet), in the order --weights refers to. NaN or infinite scores are refused."),
     method: str = typer.Option("rrf", "--method", help="rrf, combsum, combmnz or weighted."),
     norm: str = typer.Option("minmax", "--norm", help="Score normalisation per query and run (combsum/combmnz/weighted): minmax, zscore, max, none."),
     rrf_k: float = typer.Option(60.0, "--rrf-k", help="RRF constant k in Σ w/(k + rank)."),
@@ -39,8 +39,8 @@ def fuse_cmd(
     k: int = typer.Option(1000, "-k", "--k", help="Documents per query in the fused run."),
     common_queries: bool = typer.Option(False, "--common-queries", help="Keep only queries every run has (default: all queries; a run lacking a query adds nothing to it)."),
     optimize: bool = typer.Option(False, "--optimize", help="Grid-search the weights (and --rrf-k-grid for rrf) on --qrels by -m; write the best."),
-    qrels: Optional[Path] = typer.Option(None, "--qrels", help="Dev qrels for --optimize (TREC, BEIR tsv/dir, Parquet)."),
-    split: str = typer.Option("dev", "--split", help="BEIR qrels split, when --qrels is a directory."),
+    qrels: Optional[Path] = typer.Option(None, "--qrels", help="Dev qrels for --optimize (TREC, BEIR tsv/dir with --split dev, Parquet)."),
+    split: str = common.SPLIT,
     measure: str = typer.Option("nDCG@10", "-m", "--measure", help="The measure --optimize maximises."),
     grid_steps: int = typer.Option(10, "--grid-steps", help="--optimize: weights are i/steps for integer i (all vectors summing to 1)."),
     rrf_k_grid: str = typer.Option("5,10,20,40,60,80,100", "--rrf-k-grid", help="--optimize with rrf: the k values tried."),
@@ -120,6 +120,9 @@ def fuse_cmd(
         from ..io.qrels import read_qrels
 
         q = read_qrels(qrels, split)
+        if Path(qrels).is_dir() and split == "test":
+            console.print("[yellow]warning:[/] --optimize tunes the weights on the test split; a score measured on the "
+                          "same queries overstates the result (pass --split dev, or a dev qrels file)")
         ks = common.float_list(rrf_k_grid, "--rrf-k-grid") or [rrf_k]
         total = grid_size(len(runs), grid_steps, len(ks) if method == "rrf" else 1)
         with progress("optimize", total, "settings") as advance:

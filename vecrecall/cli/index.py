@@ -37,6 +37,7 @@ def build_index(
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     out: Path = typer.Option(..., "--out", help="Output index directory."),
     seed: int = common.SEED,
     overwrite: bool = common.OVERWRITE,
@@ -54,7 +55,7 @@ def build_index(
                   stopwords=stopwords, k1=k1, b=b, delta=delta, method=method, engine=engine, milvus_uri=milvus_uri,
                   collection=collection)
     m = build(backend, out, embeddings=embeddings, corpus=corpus, metric=metric, params=params, seed=seed,
-              overwrite=overwrite, fields=common.fields(id_field, text_field, title_field))
+              overwrite=overwrite, fields=common.fields(id_field, text_field, title_field, no_header))
     if json_out:
         common.print_json(m.to_dict())
     else:

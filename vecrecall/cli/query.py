@@ -26,6 +26,7 @@ def query(
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     no_cache: bool = common.NO_CACHE,
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
@@ -42,7 +43,7 @@ def query(
     check_out(out, overwrite)
     kind = run_format(out, fmt)
     res = run_query(index, queries, k, {"nprobe": nprobe, "ef_search": ef_search, "search_k": search_k}, model,
-                    common.fields(id_field, text_field, title_field), per_chunk, not no_cache,
+                    common.fields(id_field, text_field, title_field, no_header), per_chunk, not no_cache,
                     filter_expr=filter_expr)
     res.manifest.params["run_tag"] = run_tag
     write_run(res.run, out, res.manifest, kind, run_tag, overwrite=overwrite)

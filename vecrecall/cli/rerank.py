@@ -23,6 +23,7 @@ def rerank_cmd(
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache ($VECRECALL_CACHE_DIR/rerank-scores.sqlite)."),
     out: Path = common.RUN_OUT,
     fmt: Optional[str] = common.RUN_FORMAT,
@@ -48,7 +49,7 @@ def rerank_cmd(
     if k > depth:
         raise UserError(f"-k {k} exceeds --depth {depth}: rerank returns only reranked documents; raise --depth or lower -k")
     df = read_run(run)
-    fields = common.fields(id_field, text_field, title_field)
+    fields = common.fields(id_field, text_field, title_field, no_header)
     qt = load_texts(queries, "queries", fields)
     dt = load_texts(corpus, "corpus", fields)
     scorer_obj = make_scorer(scorer, model, max_length, batch_size)

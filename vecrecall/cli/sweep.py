@@ -44,11 +44,12 @@ def sweep(
     target_recall: Optional[float] = typer.Option(None, "--target-recall", help="Print (and save as YAML in --out) the fastest setting with recall ≥ this."),
     qrels: Optional[Path] = typer.Option(None, "--qrels", help="Also score each setting's run against these qrels (TREC, BEIR tsv/dir, Parquet)."),
     measures: List[str] = typer.Option([], "-m", "--measure", help="Measures with --qrels (default nDCG@10)."),
-    split: str = typer.Option("test", "--split", help="BEIR qrels split, when --qrels is a directory."),
+    split: str = common.SPLIT,
     model: Optional[str] = common.MODEL,
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
+    no_header: bool = common.NO_HEADER,
     no_cache: bool = common.NO_CACHE,
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for results.parquet, manifest.json and recall_vs_qps.png."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted sweep in --out, skipping finished settings."),
@@ -115,7 +116,7 @@ def sweep(
     search_lists = {name: split_list(v, option(name)) for name, v in dict(nprobe=nprobe, ef_search=ef_search,
                                                                               search_k=search_k).items() if v is not None}
     search_lists.update(parse_assignments(search_param, "--search-param", stypes))
-    fields = common.fields(id_field, text_field, title_field)
+    fields = common.fields(id_field, text_field, title_field, no_header)
 
     # Load data.
     prebuilt = None

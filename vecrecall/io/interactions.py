@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from .files import format_suffix, iter_lines, iter_rows, parquet_columns, ragged, read_parquet, table_sep
+from .ids import norm_id, norm_ids
 
 USER_COLUMNS = ("user_id", "user", "userid", "uid")
 ITEM_COLUMNS = ("item_id", "item", "itemid", "iid")
@@ -27,17 +29,14 @@ ID_SUFFIXES = (".ids.parquet", ".ids.txt")
 
 
 def _header(path: Path) -> list[str]:
-    """Column names of a CSV/TSV/Parquet table (lower-cased), without reading the rows."""
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            return [c.lower() for c in pq.read_schema(path).names]
-        except Exception:  # noqa: BLE001 - not readable as Parquet: let the qrels reader report it
-            return []
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
-    sep = "\t" if path.suffix.lower() == ".tsv" or ("\t" in first and "," not in first) else ","
+    """Column names of a CSV/TSV (gzipped or not) or Parquet table (lower-cased), without reading the rows."""
+    if format_suffix(path) == ".parquet":
+        return [c.lower() for c in parquet_columns(path)]
+    try:
+        first = next(iter_lines(path), (0, ""))[1]
+    except UserError:
+        return []  # unreadable: not recognised as a log here, so the qrels reader reports it
+    sep = "\t" if format_suffix(path) == ".tsv" or ("\t" in first and "," not in first) else ","
     return [c.strip().lower() for c in first.rstrip("\r\n").split(sep)]
 
 
@@ -48,7 +47,7 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
 def is_interaction_log(path: str | Path) -> bool:
     """True for a CSV/TSV/Parquet file with a user column and an item column (e.g. `user_id,item_id`)."""
     p = Path(path)
-    if not p.is_file() or p.suffix.lower() not in TABLE_SUFFIXES:
+    if not p.is_file() or format_suffix(p) not in TABLE_SUFFIXES:
         return False
     cols = _header(p)
     return _pick(cols, USER_COLUMNS) is not None and _pick(cols, ITEM_COLUMNS) is not None
@@ -57,41 +56,41 @@ def is_interaction_log(path: str | Path) -> bool:
 def read_interactions(path: str | Path) -> pd.DataFrame:
     """Interaction log → binary qrels (`qid`=user, `docid`=item, `rel`=1), one row per distinct pair."""
     p = Path(path)
-    if p.suffix.lower() == ".parquet":
-        df = pd.read_parquet(p)
+    if format_suffix(p) == ".parquet":
+        df = read_parquet(p)
+        df.columns = [str(c).strip().lower() for c in df.columns]
+        columns, lines = list(df.columns), list(range(1, len(df) + 1))
+        unit = "row"
     else:
-        sep = "\t" if p.suffix.lower() == ".tsv" else ","
-        try:
-            df = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise UserError(f"{p}: not a readable interaction log ({str(exc).splitlines()[0]}); "
-                            "expected a header 'user_id,item_id' and one interaction per row") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    user, item = _pick(list(df.columns), USER_COLUMNS), _pick(list(df.columns), ITEM_COLUMNS)
+        sep = table_sep(p)
+        rows = iter_rows(p, sep)
+        first = next(rows, None)
+        if first is None:
+            raise UserError(f"{p}: no interactions found; the log is empty")
+        columns = [c.strip().lower() for c in first[1]]
+        records, lines = [], []
+        for lineno, fields in rows:
+            if len(fields) != len(columns):
+                raise ragged(p, lineno, len(fields), columns, sep)
+            records.append(fields)
+            lines.append(lineno)
+        df = pd.DataFrame(records, columns=columns, dtype=object)
+        unit = "line"
+    user, item = _pick(columns, USER_COLUMNS), _pick(columns, ITEM_COLUMNS)
     if user is None or item is None:
         raise UserError(f"{p}: an interaction log needs a user column ({', '.join(USER_COLUMNS)}) and an item column "
-                        f"({', '.join(ITEM_COLUMNS)}); found {', '.join(df.columns)}")
-    out = pd.DataFrame({"qid": df[user].map(_id), "docid": df[item].map(_id)})
+                        f"({', '.join(ITEM_COLUMNS)}); found {', '.join(columns)}")
+    out = pd.DataFrame({"qid": norm_ids(df[user]), "docid": norm_ids(df[item])})
     blank = (out["qid"] == "") | (out["docid"] == "")
     if blank.any():
         row = int(np.argmax(blank.to_numpy()))
-        where = f"row {row + 1}" if p.suffix.lower() == ".parquet" else f"line {row + 2}"
         column = user if out["qid"][row] == "" else item
-        raise UserError(f"{p} {where}: empty {column}; every interaction needs a user id and an item id")
+        raise UserError(f"{p} {unit} {lines[row]}: empty {column}; every interaction needs a user id and an item id")
     if out.empty:
         raise UserError(f"{p}: no interactions found; the log is empty")
     out = out.drop_duplicates(["qid", "docid"], keep="first").reset_index(drop=True)
     out["rel"] = 1
     return out
-
-
-def _id(value: Any) -> str:
-    """An id as text ('' for missing); integral floats lose their '.0' (Parquet ints read back as floats with NaNs)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # ---------------------------------------------------------------------------------------------------- user vectors
@@ -119,7 +118,7 @@ def find_plain_vectors(path: str | Path) -> Path | None:
     p = Path(path)
     if p.is_file() and p.suffix.lower() == ".npy":
         return p
-    texts = ("manifest.json", "corpus.jsonl", "queries.jsonl")  # artifacts and BEIR directories are not plain vectors
+    texts = ("manifest.json", "corpus.jsonl", "queries.jsonl", "corpus.jsonl.gz", "queries.jsonl.gz")  # artifacts, BEIR dirs
     if p.is_dir() and not any((p / t).exists() for t in texts):
         found = sorted(p.glob("*.npy"))
         if len(found) > 1:
@@ -142,11 +141,11 @@ def read_plain_vectors(npy: Path) -> PlainVectors:
     if vectors.ndim != 2 or vectors.shape[0] == 0 or not np.issubdtype(vectors.dtype, np.number):
         raise UserError(f"{npy}: expected a non-empty 2-d numeric matrix (rows × dim), got shape {vectors.shape} {vectors.dtype}")
     if ids_path.suffix == ".parquet":
-        table = pd.read_parquet(ids_path)
+        table = read_parquet(ids_path)
         col = "id" if "id" in table.columns else table.columns[0]
-        ids = [_id(v) for v in table[col]]
+        ids = norm_ids(table[col])
     else:
-        ids = [line.strip() for line in ids_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        ids = [norm_id(line) for _, line in iter_lines(ids_path) if line.strip()]
     if len(ids) != vectors.shape[0]:
         raise UserError(f"{npy}: {vectors.shape[0]} rows but {ids_path.name} has {len(ids)} ids; they must match row for row")
     if "" in ids:

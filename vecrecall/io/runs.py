@@ -31,37 +31,123 @@ def _check_unique(df: pd.DataFrame, where: str, line_of=None) -> None:
         raise UserError(f"{where}{loc}: document '{r.docid}' appears twice for query '{r.qid}'; a run lists each document once per query")
 
 
-def read_run(path: str | Path) -> pd.DataFrame:
-    """Read a TREC or Parquet run; duplicate (qid, docid) pairs are refused."""
+def _check_scores(df: pd.DataFrame, where: str, allow_inf: bool, line_of=None) -> None:
+    """Refuse NaN scores (no rank order: every measure would depend on where NaN sorts) and, unless `allow_inf`,
+    ±inf (min-max and z-score normalisation, fusion and decay turn them into NaN)."""
+    scores = df["score"].to_numpy(dtype=float)
+    bad = np.isnan(scores) if allow_inf else ~np.isfinite(scores)
+    if bad.any():
+        i = int(np.argmax(bad))
+        loc = f" line {line_of(i)}" if line_of else f" row {i + 1}"
+        value = scores[i]
+        shown, why = (("NaN", "NaN has no rank order, so every measure would depend on where it sorts") if np.isnan(value)
+                      else (f"{value:+}", "infinite scores break score normalisation (fuse, rerank, decay)"))
+        raise UserError(f"{where}{loc}: score {shown} for query '{df['qid'].iloc[i]}', document '{df['docid'].iloc[i]}' "
+                        f"is not a finite number: {why}; fix or drop that line")
+
+
+RUN_LAYOUTS = "'qid Q0 docno rank score tag' (TREC, 6 fields) or 'qid docid rank' (MS MARCO, 3 fields)"
+
+
+def _read_text_run(p: Path) -> tuple[pd.DataFrame, list[int]]:
+    """A TREC (6 fields) or MS MARCO (3 fields: qid docid rank; score = 1/rank, as Anserini's converter writes)
+    run; the layout is fixed by the first line and every line must match it. (rows, line number of each row)."""
+    from .files import iter_lines
+
+    # columns of strings only (lists of lists would keep the garbage collector busy on large runs)
+    qids, docids, ranks, scores, lines = [], [], [], [], []
+    width = 0
+    for lineno, line in iter_lines(p):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != width:
+            if width:
+                layout = "'qid Q0 docno rank score tag' (6 fields)" if width == 6 else "'qid docid rank' (3 fields)"
+                raise UserError(f"{p} line {lineno}: expected {layout} like line {lines[0]}, got {len(parts)} field(s)")
+            if len(parts) not in (3, 6):
+                raise UserError(f"{p} line {lineno}: {len(parts)} field(s); expected {RUN_LAYOUTS}")
+            width = len(parts)
+        qids.append(parts[0])
+        if width == 6:
+            docids.append(parts[2])
+            ranks.append(parts[3])
+            scores.append(parts[4])
+        else:
+            docids.append(parts[1])
+            ranks.append(parts[2])
+        lines.append(lineno)
+    try:
+        rank = np.asarray(ranks, dtype=str).astype(np.int64)
+        if width == 3 and (rank < 1).any():
+            raise ValueError
+        score = np.asarray(scores, dtype=str).astype(float) if width == 6 else 1.0 / rank
+    except (ValueError, OverflowError):  # find the line, for the message
+        for i in range(len(ranks)):
+            try:
+                if int(ranks[i]) < 1 and width == 3:
+                    raise ValueError
+                if width == 6:
+                    float(scores[i])
+            except ValueError:
+                what = "rank must be an integer and score a number" if width == 6 else "rank must be a whole number ≥ 1"
+                raise UserError(f"{p} line {lines[i]}: {what}") from None
+        raise
+    return pd.DataFrame({"qid": qids, "docid": docids, "rank": rank, "score": score}, columns=COLUMNS), lines
+
+
+def _read_parquet_run(p: Path) -> tuple[pd.DataFrame, bool]:
+    """(rows, whether the file has a rank column)."""
+    from .files import read_parquet
+    from .ids import norm_ids
+
+    df = read_parquet(p)
+    missing = [c for c in ("qid", "docid", "score") if c not in df.columns]
+    if missing:
+        raise UserError(f"{p}: run Parquet needs columns qid, docid, score[, rank] (missing {', '.join(missing)})")
+    try:
+        score = pd.to_numeric(df["score"]).astype(float)
+    except (TypeError, ValueError):
+        raise UserError(f"{p}: column 'score' must hold numbers (it is {df['score'].dtype})") from None
+    out = pd.DataFrame({"qid": norm_ids(df["qid"]), "docid": norm_ids(df["docid"]), "score": score.to_numpy()})
+    blank = (out["qid"] == "") | (out["docid"] == "")
+    if blank.any():
+        i = int(np.argmax(blank.to_numpy()))
+        raise UserError(f"{p} row {i + 1}: empty {'qid' if out['qid'][i] == '' else 'docid'}; every run row needs both ids")
+    has_rank = "rank" in df.columns
+    if has_rank:
+        rank = pd.to_numeric(df["rank"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(rank) | (rank != np.round(rank))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise UserError(f"{p} row {i + 1}: rank {df['rank'].iloc[i]!r} is not a whole number")
+        out["rank"] = rank.astype(np.int64)
+    else:
+        out["rank"] = 0  # numbered by rank_run once the scores are known to be usable
+    return out[COLUMNS], has_rank
+
+
+def read_run(path: str | Path, allow_inf: bool = False) -> pd.DataFrame:
+    """Read a run: TREC text (`qid Q0 docno rank score tag`), MS MARCO text (`qid docid rank`, score 1/rank), either
+    gzipped, or Parquet (`qid, docid, score[, rank]`; typed ids follow io/ids.py). Columns `qid, docid, rank, score`.
+
+    Refused with the file and line (Parquet: row): duplicate (qid, docid) pairs, NaN scores, and — unless `allow_inf`
+    (eval: ±inf still rank) — infinite scores, which break the normalisation fuse, rerank and decay apply."""
+    from .files import format_suffix
+
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: no such run file")
-    if p.suffix.lower() == ".parquet":
-        df = pd.read_parquet(p)
-        missing = [c for c in ("qid", "docid", "score") if c not in df.columns]
-        if missing:
-            raise UserError(f"{p}: run Parquet needs columns qid, docid, score[, rank] (missing {', '.join(missing)})")
-        df = df.astype({"qid": str, "docid": str, "score": float})
-        if "rank" not in df.columns:
+    if format_suffix(p) == ".parquet":
+        df, has_rank = _read_parquet_run(p)
+        _check_scores(df, str(p), allow_inf)
+        if not has_rank:
             df = rank_run(df)
-        df = df[COLUMNS]
         _check_unique(df, str(p))
     else:
-        rows = []
-        with open(p, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                parts = line.split()
-                if not parts:
-                    continue
-                if len(parts) < 6:
-                    raise UserError(f"{p} line {lineno}: expected 'qid Q0 docno rank score tag' (6 fields), got {len(parts)}")
-                try:
-                    rows.append((parts[0], parts[2], int(parts[3]), float(parts[4])))
-                except ValueError:
-                    raise UserError(f"{p} line {lineno}: rank must be an integer and score a number") from None
-        df = pd.DataFrame(rows, columns=COLUMNS)
-        nonempty = [i for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if line.split()]
-        _check_unique(df, str(p), lambda i: nonempty[i])
+        df, lines = _read_text_run(p)
+        _check_scores(df, str(p), allow_inf, lambda i: lines[i])
+        _check_unique(df, str(p), lambda i: lines[i])
     if df.empty:
         raise UserError(f"{p}: the run is empty")
     return df.reset_index(drop=True)
