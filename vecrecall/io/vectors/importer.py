@@ -23,7 +23,7 @@ from ...progress import console, progress
 from . import open_vectors
 from .base import VectorFile, metric_name
 from .external import EXTERNAL
-from .ids import check_count, check_unique, read_ids_file, row_number_ids
+from .ids import check_count, read_ids_file, row_number_ids
 
 OUT_DTYPES = ("float32", "float16")
 BLOCK_BYTES = 32 << 20  # ≈ 32 MB of source values per block
@@ -66,7 +66,8 @@ def _block_rows(vf: VectorFile, block_rows: int | None) -> int:
 
 def _convert(block: np.ndarray, out: np.dtype, vf: VectorFile, start: int, ids: list[str]) -> np.ndarray:
     """The block as `out`, refusing NaN/inf rows and integers that the output type cannot hold exactly."""
-    conv = block.astype(out)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, refused just below with its row
+        conv = block.astype(out)
     if block.dtype.kind in "iu" and block.dtype.itemsize * 8 > np.finfo(out).nmant:
         inexact = (conv.astype(np.float64) != block).any(axis=1)
         if inexact.any():
@@ -74,7 +75,7 @@ def _convert(block: np.ndarray, out: np.dtype, vf: VectorFile, start: int, ids: 
             v = block[i][conv[i].astype(np.float64) != block[i]][0]
             limit = 2 ** (np.finfo(out).nmant + 1)
             raise UserError(f"{vf.path} {vf.unit} {start + i} (id '{ids[start + i]}'): integer value {int(v)} has no "
-                            f"exact {out} form (integers beyond ±{limit:,}); these look like ids, not vector values"
+                            f"exact {out} form (integers beyond ±{limit:,}); neighbour ids from a ground-truth file are not vectors"
                             + ("; use --dtype float32" if out == np.float16 else ""))
     finite = np.isfinite(conv).all(axis=1)
     if not finite.all():
@@ -150,8 +151,7 @@ def import_vectors(source: str | Path, out: str | Path, *, ids: str | Path | Non
         check_count(id_list, vf.n, ids_path, src, unit)
         origin = str(ids_path)
     elif vf.ids is not None:
-        id_list, origin = vf.ids, vf.ids_origin or "the file"
-        check_unique(id_list, f"{src} ({origin})")
+        id_list, origin = vf.ids, vf.ids_origin or "the file"  # checked (non-empty, unique) by the reader
     else:
         id_list, origin = row_number_ids(vf.n), f"row numbers 0…{vf.n - 1}"
     metric = vf.metric if vf.format == "hdf5" else hint

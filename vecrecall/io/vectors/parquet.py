@@ -17,6 +17,7 @@ from ...errors import UserError
 from ..ids import norm_ids
 from ..texts import ID_FIELDS, FieldSpec
 from .base import SUPPORTED, VectorFile, check_dtype, check_shape, file_size, one_line
+from .ids import check_unique
 
 
 def _is_list(t: Any) -> bool:
@@ -62,6 +63,7 @@ def _read_ids(path: Path, pf: Any, column: str) -> list[str]:
     ids = norm_ids(series)
     if "" in ids:
         raise UserError(f"{path} row {ids.index('')}: empty or missing id in column '{column}'; every row needs an id")
+    check_unique(ids, f"{path} column '{column}'")
     return ids
 
 
