@@ -356,7 +356,7 @@ def test_sweep_hdf5_bad_input(tmp_path):
     from vecrecall.io.vectors.annbench import file_ground_truth, sweep_data_from_hdf5
 
     write_hdf5(tmp_path / "a.hdf5", X, vectors(5, seed=9), "euclidean", k=10)
-    with pytest.raises(UserError, match=r"--metric-hint ip: .*a.hdf5 says its distance is 'euclidean' \(l2\)"):
+    with pytest.raises(UserError, match=r"--metric ip: .*a.hdf5 says its distance is 'euclidean' \(l2\); drop --metric "):
         sweep_data_from_hdf5(tmp_path / "a.hdf5", "ip")
     data, nb = sweep_data_from_hdf5(tmp_path / "a.hdf5", "l2")
     with pytest.raises(UserError, match="-k 11: .* holds 10 neighbours per query"):
@@ -367,6 +367,26 @@ def test_sweep_hdf5_bad_input(tmp_path):
     write_hdf5(tmp_path / "c.hdf5", X, vectors(5, seed=9), "euclidean", neighbors=np.full((5, 10), N))
     with pytest.raises(UserError, match="query 0, neighbour 0 is row 50, outside 'train'"):
         sweep_data_from_hdf5(tmp_path / "c.hdf5")
+
+
+@pytest.mark.xfail(strict=True, reason="needs the lead's hook in cli/sweep.py and sweep/runner.run_sweep (see the "
+                   "vectors helper's report); remove this marker when it is in")
+def test_sweep_cli_takes_an_hdf5_file(tmp_path, vr):
+    from vecrecall.io.vectors.annbench import file_ground_truth, sweep_data_from_hdf5
+    from vecrecall.sweep.groundtruth import exact_topk, recall_at
+
+    train, test = vectors(300, 8, seed=1), vectors(20, 8, seed=2)
+    wrong = brute_neighbors(train, test, "euclidean", 10)  # but the file says angular: its answer key is off
+    write_hdf5(tmp_path / "a.hdf5", train, test, "angular", neighbors=wrong)
+    r = vr("sweep", "--embeddings", tmp_path / "a.hdf5", "--backend", "faiss", "--index-type", "Flat", "-k", "10",
+           "--passes", "1", "--warmup", "0", "--json")
+    assert r.exit_code == 0, r.stderr
+    data, nb = sweep_data_from_hdf5(tmp_path / "a.hdf5")
+    gt, check = file_ground_truth(data, nb, 10)
+    assert not check.ok and check.status() in r.stderr.replace("\n", "")
+    flat = exact_topk(data.corpus, data.queries, "cosine", 10).positions  # what a Flat index returns
+    expected = float(recall_at(gt, flat, data.corpus, data.queries, "cosine", 10).mean())
+    assert [row["recall@10"] for row in json.loads(r.stdout)["rows"]] == [pytest.approx(expected)]
 
 
 # ------------------------------------------------------------------------------------------------ bad input

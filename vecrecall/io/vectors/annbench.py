@@ -20,8 +20,8 @@ from .hdf5 import FileNeighbors, open_hdf5, read_neighbors
 SAMPLE = 100  # queries re-checked by brute force
 
 
-def _matrix(path: Path, dataset: str, hint: str | None) -> tuple[np.ndarray, Any]:
-    vf = open_hdf5(path, dataset, hint)
+def _matrix(path: Path, dataset: str, metric: str | None) -> tuple[np.ndarray, Any]:
+    vf = open_hdf5(path, dataset, metric, option="--metric")
     x = np.concatenate([np.asarray(b, dtype=np.float32) for b in vf.blocks(max(1, (64 << 20) // (4 * vf.dim)))])
     check_vectors_finite(x, f"{path} dataset '{dataset}'")
     return x, vf

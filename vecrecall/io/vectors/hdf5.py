@@ -64,7 +64,7 @@ def file_distance(f: Any) -> str | None:
     return str(raw)
 
 
-def file_metric(f: Any, path: Path, hint: str | None) -> tuple[str | None, str | None]:
+def file_metric(f: Any, path: Path, hint: str | None, option: str = "--metric-hint") -> tuple[str | None, str | None]:
     """(metric, where it came from) for the file: its `distance` attribute, or the hint when it has none.
 
     A distance vecrecall cannot measure (hamming, jaccard) is refused unless a hint says how to treat the vectors;
@@ -72,16 +72,16 @@ def file_metric(f: Any, path: Path, hint: str | None) -> tuple[str | None, str |
     """
     distance = file_distance(f)
     if distance is None:
-        return hint, ("--metric-hint" if hint else None)
+        return hint, (option if hint else None)
     metric = metric_name(distance)
     if metric is None:
         if hint is None:
             raise UserError(f"{path}: its distance attribute is '{distance}', which vecrecall does not measure "
-                            "(ip, l2, cosine); pass --metric-hint ip|l2|cosine to import the vectors anyway")
-        return hint, f"--metric-hint (file distance '{distance}')"
+                            f"(ip, l2, cosine); pass {option} ip|l2|cosine to use the vectors anyway")
+        return hint, f"{option} (file distance '{distance}')"
     if hint is not None and hint != metric:
-        raise UserError(f"--metric-hint {hint}: {path} says its distance is '{distance}' ({metric}); drop "
-                        "--metric-hint (the file's neighbours were computed with its own distance)")
+        raise UserError(f"{option} {hint}: {path} says its distance is '{distance}' ({metric}); drop "
+                        f"{option} (the file's neighbours were computed with its own distance)")
     return metric, f"file attribute distance='{distance}'"
 
 
@@ -90,7 +90,8 @@ def _read_error(path: Path, name: str, exc: Exception) -> UserError:
                      "complete?")
 
 
-def open_hdf5(path: Path, dataset: str = "train", metric_hint: str | None = None) -> VectorFile:
+def open_hdf5(path: Path, dataset: str = "train", metric_hint: str | None = None,
+              option: str = "--metric-hint") -> VectorFile:
     """A 2-d numeric dataset of an HDF5 file (default `train`) as vectors, with the file's metric."""
     with _open(path) as f:
         ds = _dataset(f, path, dataset)
@@ -102,7 +103,7 @@ def open_hdf5(path: Path, dataset: str = "train", metric_hint: str | None = None
                             "sets such as the jaccard ones are not supported)")
         dtype = check_dtype(ds.dtype, where)
         n, dim = (int(x) for x in ds.shape)
-        metric, origin = file_metric(f, path, metric_hint)
+        metric, origin = file_metric(f, path, metric_hint, option)
         distance = file_distance(f)
     check_shape(path, n, dim)
 
