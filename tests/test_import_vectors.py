@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import assert_user_error
+
 from vecrecall.artifacts import load_embeddings
 from vecrecall.io.vectors import importer
 

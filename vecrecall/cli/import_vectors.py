@@ -28,7 +28,8 @@ def import_vectors(
     Example: vecrecall import-vectors sift_base.fvecs --metric-hint l2 --out runs/sift/emb
     """
     from ..io.vectors.importer import import_vectors as run_import
-    from ..progress import console, out as stdout
+    from ..progress import console
+    from ..progress import out as stdout
 
     res = run_import(source, out, ids=ids, id_column=id_column, vector_column=vector_column, dataset=dataset, role=role,
                      metric_hint=metric_hint, dtype=dtype, overwrite=overwrite)

@@ -68,4 +68,4 @@ def open_vectors(path: str | Path, *, vector_column: str | None = None, id_colum
     return open_hdf5(p, dataset or "train", metric_hint)
 
 
-__all__ = ["VectorFile", "SUFFIXES", "open_vectors", "is_hdf5_path", "metric_name"]
+__all__ = ["SUFFIXES", "VectorFile", "is_hdf5_path", "metric_name", "open_vectors"]

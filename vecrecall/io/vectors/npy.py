@@ -37,7 +37,7 @@ def _header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
             else:
                 raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
-        except Exception as exc:  # noqa: BLE001 - numpy parses the header with ast: any error means a damaged one
+        except Exception as exc:
             raise UserError(f"{path}: damaged .npy header ({one_line(exc)}); re-write the file "
                             "with numpy.save") from None
         return tuple(shape), bool(fortran), np.dtype(dtype), fh.tell()

@@ -58,7 +58,7 @@ def _pick_vector_column(path: Path, schema: Any, wanted: str | None) -> str:
 def _read_ids(path: Path, pf: Any, column: str) -> list[str]:
     try:
         series = pf.read(columns=[column]).column(0).to_pandas()
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for damaged files
+    except Exception as exc:
         raise UserError(f"{path}: cannot read column '{column}' ({one_line(exc)})") from None
     ids = norm_ids(series)
     if "" in ids:
@@ -77,7 +77,7 @@ def open_parquet(path: Path, vector_column: str | None = None, id_column: str | 
     try:
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise UserError(f"{path}: not a readable Parquet file ({one_line(exc)})") from None
     column = _pick_vector_column(path, schema, vector_column)
     vtype = schema.field(column).type
@@ -90,7 +90,7 @@ def open_parquet(path: Path, vector_column: str | None = None, id_column: str | 
     else:
         try:
             first = next(pf.iter_batches(batch_size=1, columns=[column])).column(0)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise UserError(f"{path}: cannot read column '{column}' ({one_line(exc)})") from None
         if first.null_count:
             raise UserError(f"{where} row 0: no vector (null); every row needs one")
@@ -114,7 +114,7 @@ def open_parquet(path: Path, vector_column: str | None = None, id_column: str | 
                 start += batch.num_rows
         except UserError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise UserError(f"{path}: cannot read rows from {start:,} on ({one_line(exc)}); is the file complete?") from None
 
     return VectorFile(path, "parquet", n, dim, dtype, blocks, ids=ids, ids_origin=origin,
