@@ -293,6 +293,22 @@ def test_require_query_vectors_message(tmp_path):
     require_query_vectors("runs/flat", read_manifest(write_vectors(tmp_path / "own", X)))  # not imported: no error
 
 
+def test_metric_warning_for_build_index(tmp_path):
+    from vecrecall.artifacts import read_manifest
+    from vecrecall.io.vectors.external import metric_warning
+
+    write_hdf5(tmp_path / "x.hdf5", X, vectors(5, seed=9), "euclidean")
+    importer.import_vectors(tmp_path / "x.hdf5", tmp_path / "emb")
+    m = read_manifest(tmp_path / "emb")
+    assert metric_warning(m, "l2") is None
+    assert metric_warning(m, "cosine") == ("--metric cosine: the vectors were imported for l2 (file attribute "
+                                           "distance='euclidean'); neighbours by cosine will differ from the source's "
+                                           "(pass --metric l2 to match it)")
+    np.save(tmp_path / "x.npy", X)
+    importer.import_vectors(tmp_path / "x.npy", tmp_path / "plain")
+    assert metric_warning(read_manifest(tmp_path / "plain"), "cosine") is None  # nothing recorded, nothing to say
+
+
 @pytest.mark.xfail(strict=True, reason="needs the lead's one-line hook in search.query_encoder (see the vectors "
                    "helper's report); remove this marker when it is in")
 def test_query_texts_against_imported_vectors_is_refused_clearly(tmp_path, vr, sample):

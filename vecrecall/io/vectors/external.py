@@ -32,3 +32,14 @@ def require_query_vectors(where: str | Path, emb_manifest: Manifest | None) -> N
     raise UserError(f"{where}: its vectors were imported from {source} (model 'external'), so vecrecall cannot encode "
                     "query texts for it; import the query vectors made by the same model (vecrecall import-vectors "
                     "QUERY_VECTORS --role queries --out DIR) and pass --queries DIR")
+
+
+def metric_warning(emb_manifest: Manifest | None, metric: str) -> str | None:
+    """A one-line warning when an index is built with another metric than the one recorded for imported vectors
+    (an ann-benchmarks file's distance, or --metric-hint); None when they agree or none was recorded."""
+    recorded = emb_manifest.params.get("metric") if emb_manifest is not None else None
+    if not recorded or recorded == metric:
+        return None
+    origin = emb_manifest.params.get("metric_from") or "import-vectors"  # type: ignore[union-attr]
+    return (f"--metric {metric}: the vectors were imported for {recorded} ({origin}); neighbours by {metric} will "
+            f"differ from the source's (pass --metric {recorded} to match it)")

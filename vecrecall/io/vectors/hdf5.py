@@ -96,12 +96,10 @@ def open_hdf5(path: Path, dataset: str = "train", metric_hint: str | None = None
     with _open(path) as f:
         ds = _dataset(f, path, dataset)
         where = f"{path} dataset '{dataset}'"
-        if ds.dtype.kind not in "fiu":
-            check_dtype(ds.dtype, where)
+        dtype = check_dtype(ds.dtype, where)
         if ds.ndim != 2:
             raise UserError(f"{where}: expected a 2-d matrix (rows × dim), got shape {ds.shape} (sparse ann-benchmarks "
                             "sets such as the jaccard ones are not supported)")
-        dtype = check_dtype(ds.dtype, where)
         n, dim = (int(x) for x in ds.shape)
         metric, origin = file_metric(f, path, metric_hint, option)
         distance = file_distance(f)
