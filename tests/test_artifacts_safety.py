@@ -179,18 +179,16 @@ def test_artifacts_honour_the_umask(tmp_path, umask):
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002])
-def test_cli_outputs_honour_the_umask(tmp_path, umask):
+def test_cli_outputs_honour_the_umask(sample_chain, tmp_path, umask):
     pre = lambda: os.umask(umask)  # noqa: E731
     assert run_cli("encode", "--queries", SAMPLE, "--model", FAST_MODEL, "--out", tmp_path / "q",
                    preexec_fn=pre).exit_code == 0
-    assert run_cli("encode", "--corpus", SAMPLE, "--model", FAST_MODEL, "--out", tmp_path / "e",
-                   preexec_fn=pre).exit_code == 0
-    assert run_cli("build-index", "--embeddings", tmp_path / "e", "--out", tmp_path / "i", preexec_fn=pre).exit_code == 0
-    assert run_cli("query", "--index", tmp_path / "i", "--queries", tmp_path / "q", "--out", tmp_path / "r.run",
-                   preexec_fn=pre).exit_code == 0
+    assert run_cli("query", "--index", sample_chain["flat"], "--queries", tmp_path / "q", "--out",
+                   tmp_path / "runs" / "r.run", preexec_fn=pre).exit_code == 0
     for p in tmp_path.rglob("*"):
         want = 0o777 & ~umask if p.is_dir() else 0o666 & ~umask
         assert stat.S_IMODE(p.stat().st_mode) == want, (p, oct(p.stat().st_mode))
+    assert {p.name for p in tmp_path.rglob("*")} >= {"q", "embeddings.npy", "runs", "r.run", "r.run.manifest.json"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -319,20 +317,18 @@ def _encode(out: Path, model: str, *extra: str) -> list[str]:
     return ["encode", "--queries", str(SAMPLE), "--model", model, "--out", str(out), *extra]
 
 
-def test_second_writer_fails_while_the_first_holds_the_lock(tmp_path):
+def test_second_writer_fails_while_the_first_holds_the_lock(vr, tmp_path):
     out = tmp_path / "q"
-    first = spawn(*_encode(out, "hash:32"), env=cli_env(VECRECALL_TEST_SWAP_DELAY="3"))
+    first = spawn(*_encode(out, "hash:32"), env=cli_env(VECRECALL_TEST_SWAP_DELAY="1.5"))
     try:
         _wait_for(first, "written")
-        r = run_cli(*_encode(out, "hash:48"))
-        assert_one_line_error(r, "another vecrecall command (pid", "is writing it")
-        r = run_cli(*_encode(out, "hash:48", "--overwrite"))
-        assert_one_line_error(r, "is writing it")
+        assert_user_error(vr(*_encode(out, "hash:48")), "another vecrecall command (pid", "is writing it")
+        assert_user_error(vr(*_encode(out, "hash:48", "--overwrite")), "is writing it")
     finally:
         first.communicate(timeout=60)
     assert first.returncode == 0
     assert load_embeddings(out).vectors.shape[1] == 32 and _hidden(tmp_path) == []
-    assert_one_line_error(run_cli(*_encode(out, "hash:48")), "already exists")
+    assert_user_error(vr(*_encode(out, "hash:48")), "already exists")
 
 
 @pytest.mark.parametrize("sig,code,word", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
@@ -349,13 +345,9 @@ def test_signal_before_commit_removes_temporaries_and_keeps_the_old_artifact(tmp
     assert load_embeddings(out).vectors.shape[1] == 32 and _hidden(tmp_path) == []
 
 
-def test_signal_during_commit_is_deferred_until_the_artifact_is_complete(tmp_path):
+def test_signal_during_commit_is_deferred_until_the_artifact_is_complete(sample_chain, tmp_path):
     out = tmp_path / "r.run"
-    q = tmp_path / "q"
-    assert run_cli(*_encode(q, "hash:32")).exit_code == 0
-    assert run_cli("encode", "--corpus", SAMPLE, "--model", "hash:32", "--out", tmp_path / "e").exit_code == 0
-    assert run_cli("build-index", "--embeddings", tmp_path / "e", "--out", tmp_path / "i").exit_code == 0
-    proc = spawn("query", "--index", tmp_path / "i", "--queries", q, "-k", "3", "--out", out,
+    proc = spawn("query", "--index", sample_chain["flat"], "--queries", sample_chain["qemb"], "-k", "3", "--out", out,
                  env=cli_env(VECRECALL_TEST_SWAP_DELAY="1"))
     _wait_for(proc, "manifest-pending")
     proc.send_signal(signal.SIGTERM)
