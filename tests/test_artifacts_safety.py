@@ -463,3 +463,22 @@ def test_staged_dir_killed_mid_overwrite_leaves_old_result_and_resume_finishes(t
     assert resumed.wait() == 0
     assert "row 3" not in resumed.stderr.read()  # finished rows are skipped
     assert json.loads((out / "rows.json").read_text()) == list(range(6)) and _hidden(tmp_path) == []
+
+
+def test_files_a_library_adds_inside_a_listed_directory_are_not_foreign(tmp_path):
+    d = tmp_path / "x"
+    with atomic_dir(d) as tmp:
+        (tmp / "db").mkdir()
+        (tmp / "db" / "data").write_text("v1")
+        write_dir_manifest(tmp, Manifest(type="toy"))
+    (d / "db" / "LOCK").write_text("")  # what milvus-lite adds when it opens its database
+    with atomic_dir(d, overwrite=True) as tmp:
+        (tmp / "db").mkdir()
+        (tmp / "db" / "data").write_text("v2")
+        write_dir_manifest(tmp, Manifest(type="toy"))
+    assert (d / "db" / "data").read_text() == "v2" and not (d / "db" / "LOCK").exists()
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match=r"holds files vecrecall did not write \(notes.txt\)"):
+        with atomic_dir(d, overwrite=True):
+            pass
+    assert (d / "notes.txt").read_text() == "mine"

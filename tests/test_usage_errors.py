@@ -59,3 +59,17 @@ def test_user_error_is_one_line_exit_2(tmp_path):
                 cwd=tmp_path)
     assert_one_line_error(r, "nope")
     assert not (tmp_path / "r.run").exists()
+
+
+def test_installed_typer_is_in_the_tested_range():
+    """The handler is tested against the pinned Typer range; an environment outside it is not what was tested."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    from conftest import ROOT
+
+    packaging = pytest.importorskip("packaging.specifiers")
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    spec = next(d for d in deps if re.match(r"typer\b", d))
+    assert packaging.SpecifierSet(spec[len("typer"):]).contains(metadata.version("typer")), spec

@@ -34,7 +34,8 @@ them exactly (`_HIDDEN`), never anything else:
      that finds a pending manifest whose hash prefix matches X's content uses it, so a run and its manifest always
      agree; the next write to X finishes or discards it. File manifests record the file's `content_sha256` and
      `content_bytes` in `stats`; a manifest whose byte count differs from the file is refused.
-5. Directory manifests get a `files` list at commit; `--overwrite` refuses to replace a directory holding other files.
+5. Directory manifests get a `files` list at commit; `--overwrite` refuses to replace a directory holding a file
+   outside the entries it lists (a user's notes.txt; files a library adds inside a listed subdirectory are its own).
 
 Interrupted commands (`interruption_note`) report what they left: nothing, a temp they could not delete, or a kept
 `.X.partial`. Tests inject delays between the commit's steps with VECRECALL_TEST_SWAP_DELAY=<seconds> (each step then
@@ -518,7 +519,8 @@ def _check_writable(final: Path) -> None:
 
 
 def _foreign_files(directory: Path) -> list[str]:
-    """Files under an artifact directory that its manifest's `files` list does not name (empty if it has no list)."""
+    """Files in an artifact directory outside every top-level entry its manifest's `files` list names (empty if it
+    has no list). Inside an entry vecrecall wrote, a library may add files of its own (milvus-lite's `LOCK`)."""
     try:
         data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -526,8 +528,8 @@ def _foreign_files(directory: Path) -> list[str]:
     listed = data.get("files") if isinstance(data, dict) else None
     if not isinstance(listed, list):
         return []
-    known = set(listed) | {MANIFEST}
-    return sorted(rel for rel in _files_under(directory) if rel not in known)
+    known = {str(f).split("/")[0] for f in listed} | {MANIFEST}
+    return sorted(rel for rel in _files_under(directory) if rel.split("/")[0] not in known)
 
 
 def _files_under(directory: Path) -> list[str]:

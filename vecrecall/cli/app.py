@@ -76,11 +76,6 @@ def _interrupted() -> None:
 
 def _usage_error(exc: Exception) -> None:
     ctx = getattr(exc, "ctx", None)
-    if type(exc).__name__ == "NoArgsIsHelpError":
-        text = exc.format_message()  # the help; Typer's rich mode has already printed it (to stdout)
-        if text:
-            print(text)
-        sys.exit(2)
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None and getattr(ctx, "command_path", None) else ""
     message = " ".join(exc.format_message().split())  # one line, whatever the message holds
     print(f"error: {message}{hint}", file=sys.stderr)
@@ -102,6 +97,11 @@ def main() -> None:
     click_errors = _click_classes("ClickException")
     exits, aborts = _click_classes("Exit"), _click_classes("Abort")
     try:
+        args = [a for a in sys.argv[1:] if a != "--debug"]
+        if not args or (len(args) == 1 and args[0] in {g.name for g in app.registered_groups}):
+            # No command: the help, and exit 2 as a usage error (Click ≥ 8.2 does so; older Click exited 0).
+            app([*sys.argv[1:], "--help"], standalone_mode=False, prog_name="vecrecall")
+            sys.exit(2)
         rc = app(standalone_mode=False, prog_name="vecrecall")  # returns an Exit's code (130 for Ctrl-C)
         if isinstance(rc, int) and rc:
             if rc == 130:
