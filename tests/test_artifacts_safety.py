@@ -482,3 +482,17 @@ def test_files_a_library_adds_inside_a_listed_directory_are_not_foreign(tmp_path
         with atomic_dir(d, overwrite=True):
             pass
     assert (d / "notes.txt").read_text() == "mine"
+
+
+def test_output_created_by_another_program_meanwhile_is_not_replaced(tmp_path):
+    d, f = tmp_path / "x", tmp_path / "r.run"
+    with pytest.raises(UserError, match="already exists"):  # checked again at the final rename
+        with atomic_dir(d) as tmp:
+            (tmp / "data.txt").write_text("ours")
+            d.mkdir()
+            (d / "theirs.txt").write_text("theirs")
+    with pytest.raises(UserError, match="already exists"):
+        with atomic_file(f, overwrite=False) as tmp:
+            tmp.write_text("ours")
+            f.write_text("theirs")
+    assert (d / "theirs.txt").read_text() == "theirs" and f.read_text() == "theirs" and _hidden(tmp_path) == []
