@@ -54,6 +54,8 @@ def test_dimension_mismatch_is_refused(vr, sample_chain, tmp_path):
     d = tmp_path / "q"
     d.mkdir()
     m = load_embeddings(sample_chain["qemb"]).manifest
+    m.stats.update(dim=8, rows=3)  # a consistent 8-d artifact: the index (64-d) must refuse it at query time
+    m.params["model"]["dim"] = 8
     save_embeddings_from_array(d, np.ones((3, 8), np.float32), pd.DataFrame({"id": ["a", "b", "c"]}), m)
     assert_user_error(vr("query", "--index", sample_chain["flat"], "--queries", d, "--out", tmp_path / "r"),
                       "dimension 8", "has dimension 64")

@@ -1,10 +1,17 @@
-"""The `vecrecall` Typer app: registers one module per command and turns UserError into one line + exit 2."""
+"""The `vecrecall` Typer app: registers one module per command and turns every error into one line on stderr.
+
+Exit codes: 0 success; 2 bad input (UserError) or a usage error (missing/unknown option, bad value, unknown
+command; bare `vecrecall` prints the help and exits 2 as Click does); 130 Ctrl-C (SIGINT); 143 SIGTERM; 1 a bug
+(traceback). `--debug` (or VECRECALL_DEBUG=1) re-raises instead, to show tracebacks.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -30,16 +37,75 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
         os.environ["VECRECALL_DEBUG"] = "1"
 
 
+def _click_classes(name: str) -> tuple[type, ...]:
+    """The class `name` as every installed parser defines it: Typer ≥ 0.2x vendors Click as `typer._click` (with
+    `Exit`/`Abort` in `typer.exceptions`); older Typer raises Click's own classes."""
+    found = []
+    for module in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so the same clean-up runs."""
+
+
+_received: list[int] = []
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise _Signalled
+
+
+def _interrupted() -> None:
+    from ..artifacts import interruption_note
+
+    signum = _received[-1] if _received else signal.SIGINT
+    name = "interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})"
+    print(f"{name}; {interruption_note()}", file=sys.stderr)
+    sys.exit(128 + signum)
+
+
+def _usage_error(exc: Exception) -> None:
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None and getattr(ctx, "command_path", None) else ""
+    message = " ".join(exc.format_message().split())  # one line, whatever the message holds
+    print(f"error: {message}{hint}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     """Console entry point."""
     from ..errors import UserError
 
     debug = "--debug" in sys.argv or os.environ.get("VECRECALL_DEBUG")
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _on_signal)
+    if previous[signal.SIGINT] is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+    _received.clear()
+    if "vecrecall.artifacts" in sys.modules:  # several commands in one process (tests): report only this one's
+        sys.modules["vecrecall.artifacts"].reset_session()
+    click_errors = _click_classes("ClickException")
+    exits, aborts = _click_classes("Exit"), _click_classes("Abort")
     try:
-        rc = app(standalone_mode=False)  # returns the code of a typer Exit (130 for Ctrl-C) instead of exiting
+        args = [a for a in sys.argv[1:] if a != "--debug"]
+        if not args or (len(args) == 1 and args[0] in {g.name for g in app.registered_groups}):
+            # No command: the help, and exit 2 as a usage error (Click ≥ 8.2 does so; older Click exited 0).
+            app([*sys.argv[1:], "--help"], standalone_mode=False, prog_name="vecrecall")
+            sys.exit(2)
+        rc = app(standalone_mode=False, prog_name="vecrecall")  # returns an Exit's code (130 for Ctrl-C)
         if isinstance(rc, int) and rc:
             if rc == 130:
-                print("interrupted; no partial artifact was left", file=sys.stderr)
+                _interrupted()
             sys.exit(rc)
     except UserError as exc:
         if debug:
@@ -47,21 +113,19 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("interrupted; no partial artifact was left", file=sys.stderr)
+        _interrupted()
+    except click_errors as exc:
+        if debug:
+            raise
+        _usage_error(exc)
+    except exits as exc:
+        sys.exit(exc.exit_code)
+    except aborts:
+        print("aborted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            print("aborted", file=sys.stderr)
-            sys.exit(130)
-        raise
-
+    finally:
+        for sig, handler in previous.items():  # in-process callers (tests) get their handlers back
+            signal.signal(sig, handler)
 
 if __name__ == "__main__":
     main()

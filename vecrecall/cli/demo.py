@@ -12,10 +12,12 @@ from . import common
 
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Working directory for the demo's artifacts (replaced)."),
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Directory for the demo's artifacts (written as one "
+                             "unit; an existing one needs --overwrite, which replaces only an earlier demo or artifact)."),
     data: Optional[Path] = typer.Option(None, "--data", help="A BEIR directory (default: sample_data/)."),
     model: Optional[str] = common.MODEL,
     json_out: bool = common.JSON,
+    overwrite: bool = common.OVERWRITE,
 ) -> None:
     """Encode sample_data/, build faiss Flat and IVF indexes, query both and print an eval table (< 60 s)."""
     from rich.table import Table
@@ -24,7 +26,7 @@ def demo(
     from ..progress import out as stdout
 
     t0 = time.perf_counter()
-    report = run_demo(out, data, model)
+    report = run_demo(out, data, model, overwrite=overwrite)
     if json_out:
         common.print_json(report.means)
         return

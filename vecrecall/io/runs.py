@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import Manifest, atomic_file, manifest_path, read_manifest, write_file_manifest
+from ..artifacts import Manifest, atomic_file, optional_manifest
 from ..errors import UserError
 
 COLUMNS = ["qid", "docid", "rank", "score"]
@@ -163,26 +163,27 @@ def rank_run(df: pd.DataFrame) -> pd.DataFrame:
 
 def write_run(df: pd.DataFrame, path: str | Path, manifest: Manifest | None = None, fmt: str | None = None,
               tag: str = "vecrecall", overwrite: bool = True) -> Path:
-    """Write a run atomically (TREC text or Parquet by extension/`fmt`) with its manifest beside it."""
+    """Write a run (TREC text or Parquet by extension/`fmt`) and its manifest beside it as one unit: a reader sees
+    the old run with its old manifest or the new run with its new one, never a mix (see vecrecall.artifacts).
+    Without `manifest`, a manifest left beside an earlier run at `path` is removed with it."""
     p = Path(path)
     kind = run_format(p, fmt)
     df = df[COLUMNS]
-    with atomic_file(p, overwrite=overwrite) as tmp:
+    if manifest is not None:
+        manifest.params.setdefault("format", kind)
+    with atomic_file(p, overwrite=overwrite, manifest=manifest) as tmp:
         if kind == "parquet":
             df.to_parquet(tmp, index=False)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for q, d, r, s in zip(df["qid"], df["docid"], df["rank"], df["score"]):
                     fh.write(f"{q} Q0 {d} {r} {float(s)!r} {tag}\n")
-    if manifest is not None:
-        manifest.params.setdefault("format", kind)
-        write_file_manifest(p, manifest)
     return p
 
 
 def run_manifest(path: str | Path) -> Manifest | None:
     """The manifest beside a run, if vecrecall wrote it."""
-    return read_manifest(path) if manifest_path(path).exists() else None
+    return optional_manifest(path)
 
 
 def results_to_run(qids: list[str], docids: np.ndarray, scores: np.ndarray, valid: np.ndarray | None = None) -> pd.DataFrame:
