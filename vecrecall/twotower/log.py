@@ -204,9 +204,10 @@ def _dedupe(frame: pd.DataFrame, path: Path, policy: str, unit: str) -> tuple[pd
     dup = pos.duplicated(["user", "item"], keep="first")
     if dup.any() and policy == "refuse":
         row = pos[dup].sort_values("line").iloc[0]
-        first = pos[(pos["user"] == row.user) & (pos["item"] == row.item)].iloc[0]
-        raise UserError(f"{path} {unit} {row.line}: user '{row.user}' interacted with item '{row.item}' again "
-                        f"(first at {unit} {first.line}); pass --duplicates drop to keep each pair once")
+        user, item = row["user"], row["item"]
+        first = pos[(pos["user"] == user) & (pos["item"] == item)].iloc[0]
+        raise UserError(f"{path} {unit} {row['line']}: user '{user}' interacted with item '{item}' again "
+                        f"(first at {unit} {first['line']}); pass --duplicates drop to keep each pair once")
     keep_pos = pos[~dup]
     imp = order[order["label"] == 0]
     if len(imp):
