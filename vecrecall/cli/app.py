@@ -20,7 +20,7 @@ app = typer.Typer(
 
 # One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
 COMMANDS = ["encode", "index", "query", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank", "finetune", "synth_queries"]
-COMMANDS += ["finetune_two_tower", "exclude_seen", "recsys_baseline"]  # two-tower recall on interaction logs
+COMMANDS += ["finetune_two_tower", "exclude_seen", "recsys_baseline", "make_interaction_log"]  # two-tower recall on interaction logs
 for _name in COMMANDS:
     importlib.import_module(f"vecrecall.cli.{_name}").register(app)
 
