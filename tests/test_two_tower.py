@@ -350,3 +350,18 @@ def test_daily_cycle_rows(tmp_path):
     assert first["Success@10"].nunique() == 1  # day 1: the incremental model is the full one
     assert rows[["Success@10", "nDCG@10"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (rows["requests"] > 0).all()
+
+
+def test_exclude_seen_cli_and_make_interaction_log(tmp_path, vr):
+    assert vr("make-interaction-log", "--out", tmp_path / "a", "--users", "20", "--items", "30", "--days", "4").exit_code == 0
+    assert vr("make-interaction-log", "--out", tmp_path / "b", "--users", "20", "--items", "30", "--days", "4").exit_code == 0
+    assert (tmp_path / "a/log.csv").read_bytes() == (tmp_path / "b/log.csv").read_bytes()
+    run = tmp_path / "deep.run"
+    run.write_text("u1 Q0 a 1 4.0 t\nu1 Q0 b 2 3.0 t\nu1 Q0 c 3 2.0 t\nu2 Q0 c 1 9.0 t\n")
+    seen = write(tmp_path, "seen.csv", [("u1", "a"), ("u2", "x")], "user_id,item_id")
+    r = vr("exclude-seen", "--run", run, "--seen", seen, "-k", "2", "--out", tmp_path / "f.run")
+    assert r.exit_code == 2 and "query 'u2': 1 of its 1 results remain" in r.stderr and not (tmp_path / "f.run").exists()
+    r = vr("exclude-seen", "--run", run, "--seen", seen, "-k", "2", "--allow-short", "--out", tmp_path / "f.run")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "f.run").read_text().split("\n")[:3] == ["u1 Q0 b 1 3.0 vecrecall", "u1 Q0 c 2 2.0 vecrecall",
+                                                               "u2 Q0 c 1 9.0 vecrecall"]
