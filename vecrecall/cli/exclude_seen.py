@@ -34,7 +34,7 @@ def exclude_seen(
     check_out(out, overwrite)
     kind = run_format(out, fmt)
     df = read_run(run)
-    seen_df = read_interactions(seen).rename(columns={"docid": "docid"})[["qid", "docid"]]
+    seen_df = read_interactions(seen)[["qid", "docid"]]
     filtered, stats = apply(df, seen_df, k, allow_short)
     manifest = Manifest(type="run", params={"exclude_seen": {"k": k, "allow_short": allow_short}, "run_tag": run_tag},
                         inputs={"run": input_entry(Path(run).resolve(), run_manifest(run), sha256_file(run)),
