@@ -317,7 +317,8 @@ def test_warm_start_extends_vocabulary(tmp_path, vr, synth):
     t1, t2 = (int(log["timestamp"].quantile(q)) for q in (0.5, 0.75))
     base = ["--split", "cutoff", "--min-interactions", "1", "--epochs", "1"]
     _train(vr, tmp_path / "a", synth / "log.csv", *base, "--cutoff", str(t1), "--until", str(t2))
-    _train(vr, tmp_path / "b", synth / "log.csv", *base, "--cutoff", str(t2), "--init-from", tmp_path / "a")
+    _train(vr, tmp_path / "b", synth / "log.csv", *base, "--cutoff", str(t2), "--init-from", tmp_path / "a",
+           "--train-since", str(t1))
     va, vb = (json.loads((tmp_path / x / "vocab.json").read_text()) for x in "ab")
     assert vb["items"][: len(va["items"])] == va["items"] and len(vb["items"]) >= len(va["items"])
     from safetensors.torch import load_file
@@ -325,7 +326,9 @@ def test_warm_start_extends_vocabulary(tmp_path, vr, synth):
     wa, wb = load_file(str(tmp_path / "a/model.safetensors")), load_file(str(tmp_path / "b/model.safetensors"))
     assert wa["item_id.weight"].shape[0] <= wb["item_id.weight"].shape[0]
     m = json.loads((tmp_path / "b/manifest.json").read_text())
-    assert "init_from" in m["inputs"]
+    assert "init_from" in m["inputs"] and m["params"]["train_since"] == t1 * 10**9
+    trained_rows = ((log["timestamp"] >= t1) & (log["timestamp"] < t2)).sum()
+    assert m["stats"]["examples"] == trained_rows  # only the new window is trained on
     r = vr("finetune-two-tower", "--log", synth / "log.csv", "--out", tmp_path / "c", *FAST, *base[:-2],
            "--cutoff", str(t2), "--init-from", tmp_path / "a", "--dim", "8")
     assert r.exit_code == 2 and "the previous model has dim 16, this one 8" in r.stderr

@@ -48,6 +48,7 @@ def finetune_two_tower(
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="Adam weight decay."),
     id_dropout: float = typer.Option(0.1, "--id-dropout", help="Share of training rows whose user/item id embedding is zeroed, so cold-start ids (scored without one) are trained for."),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Warm start from a previous finetune-two-tower directory (new ids get fresh rows)."),
+    train_since: Optional[str] = typer.Option(None, "--train-since", help="Train only on interactions at or after this time (histories still reach back): with --init-from, the daily incremental update."),
     threads: int = typer.Option(1, "--threads", help="Torch threads (results are byte-identical only for the same count)."),
     seed: int = common.SEED,
     no_cache: bool = common.NO_CACHE,
@@ -78,7 +79,7 @@ def finetune_two_tower(
                         weight_decay=weight_decay, id_dropout=id_dropout, seed=seed, threads=threads),
         use_cache=not no_cache,
     )
-    m = run(job, out, overwrite, init_from)
+    m = run(job, out, overwrite, init_from, parse_time_option(train_since, "--train-since"))
     s = m.stats
     if json_out:
         common.print_json({"out": str(out), **s})

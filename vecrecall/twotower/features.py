@@ -208,7 +208,7 @@ def build_examples(train: pd.DataFrame, users: Entities, items: Entities, query_
     q = np.fromiter((query_rows.get(x, 0) for x in pos["query"]), dtype=np.int64)
     keep = np.ones(len(pos), dtype=bool) if since_ns is None else (pos["ts"].to_numpy() >= since_ns)
     if not keep.any():
-        raise UserError("no training interactions in the update window")
+        raise UserError("--train-since: no training interactions at or after it (before the cut-off); choose an earlier time")
     return Examples(user_rows[keep], cat[keep], hist[keep], q[keep], imps[keep])
 
 

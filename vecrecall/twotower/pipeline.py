@@ -287,8 +287,12 @@ def _embeddings_manifest(role: str, fingerprint: str, dim: int, rows: int, model
                     inputs={"model": input_entry(model_dir, model_manifest)}, stats={"rows": rows})
 
 
-def finetune_two_tower(job: Job, out: Path, overwrite: bool = False, init_from: Path | None = None) -> Manifest:
-    """Train on `job` and write the model directory `out` atomically (see the module docstring)."""
+def finetune_two_tower(job: Job, out: Path, overwrite: bool = False, init_from: Path | None = None,
+                       train_since: int | None = None) -> Manifest:
+    """Train on `job` and write the model directory `out` atomically (see the module docstring).
+
+    `train_since` (ns): train only on positives at or after it — with `init_from`, the daily incremental update.
+    """
     from safetensors.torch import save_file
 
     check_out(out, overwrite)
@@ -298,7 +302,7 @@ def finetune_two_tower(job: Job, out: Path, overwrite: bool = False, init_from: 
     t0 = time.perf_counter()
     prep = prepare(job, log, items_table, users_table)
     init = load_model(Path(init_from), prep, job) if init_from is not None else None
-    trained = fit(job, prep, init)
+    trained = fit(job, prep, init, since_ns=train_since)
     vectors = embed(trained, prep, job)
     state = {k: v.contiguous() for k, v in trained.model.state_dict().items()}
     split = prep.split
@@ -306,7 +310,8 @@ def finetune_two_tower(job: Job, out: Path, overwrite: bool = False, init_from: 
              "catalogue_items": len(prep.catalogue), **{f"catalogue_{k}": v for k, v in prep.catalogue_counts.items()},
              "trained_users": len(trained.vocabs.users.ids), "trained_items": len(trained.vocabs.items.ids),
              "query_texts": len(prep.query_rows), **trained.stats, "seconds": round(time.perf_counter() - t0, 2)}
-    params = {**_describe(job), "tower": trained.model.spec.to_json(), "text_encoder": prep.text_encoder}
+    params = {**_describe(job), "tower": trained.model.spec.to_json(), "text_encoder": prep.text_encoder,
+              "train_since": train_since}
     with atomic_dir(out, overwrite) as tmp:
         save_file(state, str(tmp / WEIGHTS))
         fingerprint = hashlib.sha256((tmp / WEIGHTS).read_bytes()).hexdigest()[:16]
