@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vecrecall.twotower import baselines as B
-from vecrecall.twotower.log import LogSpec, read_log
+from vecrecall.twotower.log import read_log
 from vecrecall.twotower.losses import Batch, pairwise_loss, softmax_loss
 from vecrecall.twotower.split import SplitSpec, split_log
 from vecrecall.twotower.synthetic import SyntheticSpec, synthetic_log

@@ -4,6 +4,11 @@ The user tower encodes (user, recent items, optional query) → x, the item towe
 predicts an interaction (Covington et al., "Deep Neural Networks for YouTube Recommendations", RecSys 2016; Yi et al.,
 "Sampling-Bias-Corrected Neural Modeling for Large Corpus Item Recommendations", RecSys 2019).
 
+Plain PyTorch rather than torch-rechub (0.9.0 checked: DSSM, YoutubeDNN, MatchTrainer, match_evaluation): its
+trainer has neither the logQ correction nor a slope γ for the pairwise loss (BPR only), its negative sampling draws from
+numpy's global RNG, features go through its own label-encoded Sparse/SequenceFeature frames with no text input, its
+faiss extra pins faiss-cpu 1.13.0 (vecrecall uses 1.15), and match evaluation is what `vecrecall eval` already does.
+
 Modules, one job each:
   log        read an interaction log (and optional item / user tables) into one typed frame, refusing bad input
   split      chronological split: leave-last-out per user, or a time cut-off; cold-start and duplicate counts

@@ -27,7 +27,7 @@ import torch
 
 from ..artifacts import Manifest, atomic_dir, check_out, input_entry, read_manifest, save_embeddings_from_array, sha256_file, write_dir_manifest
 from ..errors import UserError
-from .features import (Entities, Examples, Vocabs, build_examples, build_vocabs, catalogue, encode_text, entities,
+from .features import (Entities, Vocabs, build_examples, build_vocabs, catalogue, encode_text, entities,
                        item_texts, last_items, query_table)
 from .log import EntityTable, Log, LogSpec, read_entities, read_log
 from .model import TowerSpec, TwoTower
