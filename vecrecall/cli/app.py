@@ -26,7 +26,12 @@ app = typer.Typer(
 )
 
 # One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
-COMMANDS = ["encode", "index", "query", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank", "finetune", "synth_queries", "import_vectors"]
+COMMANDS = [
+    "encode", "index", "query", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank",
+    "finetune", "synth_queries",
+    "import_vectors",
+    "finetune_two_tower", "exclude_seen", "recsys_baseline", "make_interaction_log",
+]
 for _name in COMMANDS:
     importlib.import_module(f"vecrecall.cli.{_name}").register(app)
 
