@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..io.interactions import ITEM_COLUMNS, USER_COLUMNS, _id
+from ..io.ids import norm_ids
+from ..io.interactions import ITEM_COLUMNS, USER_COLUMNS
 
 TIME_COLUMNS = ("timestamp", "time", "ts", "datetime", "date", "event_time")
 LABEL_COLUMNS = ("label", "click", "clicked")
@@ -111,7 +112,7 @@ def pick_column(df: pd.DataFrame, path: Path, given: str | None, usual: tuple[st
 
 
 def _ids(series: pd.Series, where: Callable[[int], str], column: str) -> pd.Series:
-    out = series.map(_id)
+    out = pd.Series(norm_ids(series), index=series.index)
     blank = (out == "").to_numpy()
     if blank.any():
         raise UserError(f"{where(int(np.argmax(blank)))}: empty {column}; every row needs one")
