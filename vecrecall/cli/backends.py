@@ -43,33 +43,18 @@ def render_all(all_specs: list) -> str:
     """One block per backend: what it is and what it can do (80 columns)."""
     lines = ["Index backends (vecrecall backends NAME shows a backend's parameters):", ""]
     for s in all_specs:
-        caps = [f"input {s.input}", f"metrics {', '.join(s.metrics)}"]
-        if s.index_types:
-            caps.append(f"types {', '.join(s.index_types)}")
-        caps.append(f"filter {s.filter}")
-        caps += [f"{what} {'yes' if flag else 'no'}" for what, flag in
-                 (("threads", s.threads), ("add", s.add), ("delete", s.delete), ("server", s.server))]
         lines += _wrap(s.summary, 10, s.name)
-        lines += _wrap("; ".join(caps), 10)
+        lines += _wrap("; ".join(c for c in s.capabilities() if not c.startswith(("exact", "package"))), 10)
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
 def render_one(s) -> str:
     """A backend's capabilities and its build/search parameter tables (80 columns)."""
-    from ..indexes.params import BUILD, SEARCH
-
-    lines = _wrap(f"{s.name}: {s.summary}", 2)
-    caps = [f"input {s.input}", f"metrics {', '.join(s.metrics)}", f"filter {s.filter}",
-            f"threads {'yes' if s.threads else 'no'}", f"add {'yes' if s.add else 'no'}",
-            f"delete {'yes' if s.delete else 'no'}", f"server {'yes' if s.server else 'no'}"]
-    if s.exact_types:
-        caps.append(f"exact: {', '.join(s.exact_types)}")
-    if s.package:
-        caps.append(f"package {s.package}")
-    lines += _wrap("; ".join(caps), 2)
-    for kind, title in ((BUILD, f"build parameters (build-index --backend {s.name}; sweep build:)"),
-                        (SEARCH, "search parameters (query; sweep search:, default grid shown)")):
+    lines = [f"{s.name}: {s.summary}"]
+    lines += _wrap("; ".join(s.capabilities()), 2)
+    for kind, title in (("build", f"build parameters (build-index --backend {s.name}; sweep build:)"),
+                        ("search", "search parameters (query; sweep search:, default grid shown)")):
         params = [p for p in s.all_params if p.kind == kind]
         lines += ["", title]
         if not params:

@@ -1,7 +1,7 @@
 """vecrecall build-index: embeddings (or a corpus, for text backends) → index directory.
 
-Backend parameters (--index-type, --nlist, --hnsw-m, --k1, …) are generated from the backend registry
-(vecrecall.cli.params); `vecrecall backends NAME` lists them with defaults and valid ranges."""
+Backend parameters are options generated from the backend registry (vecrecall.cli.params); `vecrecall backends
+NAME` lists them with defaults and valid ranges."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def build_index(
     Backend parameters are checked against the backend's table (vecrecall backends NAME) before any data is read:
     an unknown parameter, a wrong type or a value out of range is one line naming it, its valid range and the backend.
 
-    Example: vecrecall build-index --embeddings runs/sample/emb --backend faiss --index-type IVF --nlist 32 --out runs/sample/ivf
+    Example: vecrecall build-index --embeddings runs/sample/emb --backend hnswlib --out runs/sample/hnsw
     """
     from ..indexes.store import build_index as build
     from ..progress import out as stdout

@@ -1,7 +1,7 @@
 """Backend options generated from the backend registry, so no command declares a backend parameter by name.
 
 `with_backend_options(func, kind)` adds one option per build (or search) parameter any registered backend declares
-(`--nlist`, `--ef-search`, `--k1`, …) to a command, collects the values given into `func(backend_params=…)`, and
+to a command, collects the values given into `func(backend_params=…)`, and
 leaves parsing and validation to the library (the backend's spec), which names the parameter, its valid range and
 the backend in one line. Values arrive as strings: the spec turns them into its types.
 """
@@ -25,16 +25,12 @@ def _entries(kind: str) -> dict[str, list[tuple[Any, Any]]]:
     return out
 
 
-def _where(spec: Any, p: Any) -> str:
-    return f"{spec.name} {'/'.join(p.types)}" if p.types and len(spec.index_types) > 1 else spec.name
-
-
 def _help(name: str, entries: list[tuple[Any, Any]], lists: bool) -> str:
     spec0, p0 = entries[0]
-    if name == "index_type":
-        kinds = "; ".join(f"{s.name} {'|'.join(t for t in s.index_types)} (default {s.index_types[0]})"
-                          for s, _ in entries if len(s.index_types) > 1)
-        text = f"Index structure (case-insensitive): {kinds}."
+    if p0.choices:  # choices differ per backend: list each backend's
+        shown = [(s, p) for s, p in entries if len(p.choices) > 1] or entries
+        text = f"{p0.help.rstrip('.')} (case-insensitive): " + "; ".join(
+            f"{s.name} {'|'.join(p.choices)} (default {p.shown_default()})" for s, p in shown) + "."
     else:
         text = p0.help
         defaults = {s.name: p.shown_default() for s, p in entries}
@@ -45,9 +41,9 @@ def _help(name: str, entries: list[tuple[Any, Any]], lists: bool) -> str:
         ranges = {p.range_text() for _, p in entries}
         if len(ranges) == 1 and not p0.choices and p0.type is not str:
             text += f" Valid: {next(iter(ranges))}."
-        text += " For " + ", ".join(_where(s, p) for s, p in entries) + "."
+        text += " For " + ", ".join(s.scope(p) for s, p in entries) + "."
     if lists:
-        text += " Comma list; expressions allowed (4*sqrt_n, pow2(1, nlist))."
+        text += " Comma list; expressions of n, dim, sqrt_n, k and build parameters allowed (e.g. 4*sqrt_n)."
     return text
 
 
@@ -91,13 +87,12 @@ def with_backend_options(func: Callable[..., Any], kind: str, lists: bool = Fals
 
 def param_option(kind: str) -> Any:
     what = "build" if kind == "build" else "search"
-    return typer.Option([], "--param", help=f"Any backend {what} parameter as NAME=VALUE (repeatable), e.g. "
-                        f"{'nlist=128' if what == 'build' else 'nprobe=16'}; see vecrecall backends NAME.",
-                        metavar="NAME=VALUE")
+    return typer.Option([], "--param", help=f"Any backend {what} parameter as NAME=VALUE (repeatable); "
+                        "vecrecall backends NAME lists them.", metavar="NAME=VALUE")
 
 
 def assignments(pairs: List[str], option: str = "--param") -> dict[str, str]:
-    """['nlist=128', 'ef-search=64'] → {'nlist': '128', 'ef_search': '64'} (names checked by the backend's spec)."""
+    """['a-b=1', 'c=2'] → {'a_b': '1', 'c': '2'} (names are checked by the backend's spec)."""
     from ..errors import UserError
     from ..indexes.params import canonical_name
 
@@ -106,7 +101,7 @@ def assignments(pairs: List[str], option: str = "--param") -> dict[str, str]:
         name, sep, value = pair.partition("=")
         name = canonical_name(name)
         if not sep or not name:
-            raise UserError(f"{option} {pair!r}: expected NAME=VALUE (e.g. nlist=128)")
+            raise UserError(f"{option} {pair!r}: expected NAME=VALUE (vecrecall backends NAME lists the names)")
         out[name] = value
     return out
 

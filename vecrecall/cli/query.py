@@ -1,6 +1,6 @@
 """vecrecall query: queries against an index directory → run (TREC or Parquet).
 
-Search parameters (--nprobe, --ef-search, --search-k, …) are generated from the backend registry."""
+Search parameters are options generated from the backend registry (vecrecall.cli.params)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def query(
     Search parameters apply where the index takes them (vecrecall backends NAME); the values the library really uses
     (e.g. ef raised to k) are recorded in the run manifest and named on stderr.
 
-    Example: vecrecall query --index runs/sample/ivf --queries sample_data --nprobe 8 -k 100 --out runs/sample/ivf.run
+    Example: vecrecall query --index runs/sample/hnsw --queries sample_data -k 100 --out runs/sample/hnsw.run
     """
     from ..artifacts import check_out
     from ..io.runs import run_format, write_run

@@ -9,9 +9,6 @@ import typer
 
 from . import common
 
-_LIST = "Comma list of values (expressions allowed: 4*sqrt_n, pow2(1,nlist))."
-
-
 def sweep(
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Corpus embeddings artifact (from vecrecall encode)."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="Query embeddings artifact, or query texts (encoded with the corpus's model)."),
@@ -252,7 +249,7 @@ def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
     from rich.table import Table
 
     from ..progress import out as stdout
-    from ..sweep.runner import param_columns
+    from ..sweep.runner import param_columns, row_title
 
     if not len(table):
         return
@@ -272,12 +269,11 @@ def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
         t.add_column(c, justify="right")
     for _, r in df.iterrows():
         def num(v: Any) -> str:
-            if isinstance(v, str):  # string build parameters (e.g. milvus --milvus-uri)
+            if isinstance(v, str):  # string build parameters
                 return v
             return "" if v is None or v != v else (f"{int(v)}" if float(v).is_integer() else f"{v}")
 
-        kind = r["index_type"] if isinstance(r.get("index_type"), str) else ""
-        cells = ["★" if r["pareto"] else "", f"{r['backend']} {kind}".strip()]
+        cells = ["★" if r["pareto"] else "", row_title(r)]
         cells += [num(r[c]) for c in bcols + scols]
         cells += [f"{r[c]:.4f}" for c in rcols + mcols]
         cells += [f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['qps']:,.0f}",

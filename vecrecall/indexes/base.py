@@ -73,7 +73,7 @@ class Index(ABC):
     spec: ClassVar[Spec]
     # The native library's exception types: raised by fit/_search they become one-line UserErrors naming the backend.
     errors: ClassVar[tuple[type[BaseException], ...]] = ()
-    files: ClassVar[tuple[str, ...]] = ()  # native files `save` writes (named in load errors)
+    files: ClassVar[tuple[str, ...]] = ()  # native files (or folders) `save` may write, named in load errors
     # True when opening the index rewrites its files (milvus-lite's database): their sizes are then not recorded.
     mutable_files: ClassVar[bool] = False
 
@@ -181,7 +181,7 @@ class Index(ABC):
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to parse a damaged file is the file's fault
-            where = Path(directory) / cls.files[0] if cls.files else Path(directory)
+            where = next((Path(directory) / f for f in cls.files if (Path(directory) / f).exists()), Path(directory))
             raise UserError(f"{where}: cannot be read as a {cls.spec.name} index ({_first_line(exc)}); the file is "
                             "damaged or incomplete: rebuild it with vecrecall build-index") from exc
 

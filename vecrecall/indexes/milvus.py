@@ -126,6 +126,9 @@ def check_uri(uri: str) -> str:
 def connect(uri: str, where: str) -> Any:
     """A MilvusClient for a server URI or a milvus-lite path; failures become one line naming the URI."""
     pymilvus = need("pymilvus")
+    # pymilvus logs every failed call with a traceback on stderr; vecrecall reports each as one line instead.
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     lite = not uri.startswith(("http://", "https://", "tcp://"))
     if lite:
         need("milvus_lite")

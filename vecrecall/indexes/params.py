@@ -202,7 +202,7 @@ class Spec:
         if not self.index_types:
             return self.params
         kind = Param("index_type", str, "Index structure.", default=self.index_types[0], choices=self.index_types,
-                     aliases=self.type_aliases)
+                     aliases=self.type_aliases, column=False)
         return (kind, *self.params)
 
     def param(self, name: str) -> Param | None:
@@ -213,6 +213,24 @@ class Spec:
 
     def applies(self, p: Param, index_type: str | None) -> bool:
         return not p.types or index_type is None or index_type in p.types
+
+    def scope(self, p: Param) -> str:
+        """Where `p` applies: 'faiss IVF/IVFPQ', or the backend's name when it applies to every index type."""
+        return f"{self.name} {'/'.join(p.types)}" if p.types and len(self.index_types) > 1 else self.name
+
+    def capabilities(self) -> list[str]:
+        """What the backend is and can do, as short phrases (for `vecrecall backends`)."""
+        caps = [f"input {self.input}", f"metrics {', '.join(self.metrics)}"]
+        if self.index_types:
+            caps.append(f"types {', '.join(self.index_types)}")
+        caps.append(f"filter {self.filter}")
+        caps += [f"{what} {'yes' if flag else 'no'}" for what, flag in
+                 (("threads", self.threads), ("add", self.add), ("delete", self.delete), ("server", self.server))]
+        if self.exact_types:
+            caps.append(f"exact: {', '.join(self.exact_types)}")
+        if self.package:
+            caps.append(f"package {self.package}")
+        return caps
 
     def label(self, index_type: str | None = None) -> str:
         return f"{self.name} {index_type}" if index_type and len(self.index_types) > 1 else self.name

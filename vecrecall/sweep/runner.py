@@ -145,6 +145,12 @@ def prebuilt_params(loaded: Any) -> dict[str, Any]:
     return {k: v for k, v in loaded.manifest.params.items() if k in names}
 
 
+def row_title(row: Any) -> str:
+    """'faiss IVF', 'hnswlib HNSW': the backend and index type of a results row."""
+    kind = row.get("index_type")
+    return f"{row['backend']} {kind}" if isinstance(kind, str) else str(row["backend"])
+
+
 def param_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(build, search) parameter columns of a results table worth showing: those some backend marks as columns
     (not bookkeeping such as train_size), present and set in some row."""
