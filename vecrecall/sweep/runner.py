@@ -343,8 +343,8 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
             for entry in ran.values():
                 requested = entry["requested"]
                 entry["row"]["requested_json"] = json.dumps(requested, sort_keys=True, default=str)
-                if len(requested) > 1:
-                    notes.append(_collapse_note(label, requested, entry["row"], index, kmax))
+                if len(requested) > 1 or any(entry["row"].get(n) != v for n, v in requested[0].items()):
+                    notes.append(_collapse_note(label, requested, entry["row"], kmax))
             finished.add(bkey)
             del index
     table = _write_results(out, rows, cfg) if out is not None else pd.DataFrame(rows)
@@ -354,9 +354,11 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
     return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start, notes)
 
 
-def _collapse_note(label: str, requested: list[dict[str, Any]], row: dict[str, Any], index: Index, k: int) -> str:
-    """'hnswlib: ef_search 16, 32, 64 run as ef_search 100 at k=100; measured once (one row)'."""
+def _collapse_note(label: str, requested: list[dict[str, Any]], row: dict[str, Any], k: int) -> str:
+    """'hnswlib: ef_search=16, ef_search=32 all run as ef_search=100 at k=100 (…); measured once, one row'."""
     changed = sorted({name for r in requested for name, v in r.items() if row.get(name) != v})
     asked = ", ".join(" ".join(f"{n}={r[n]}" for n in changed if n in r) for r in requested)
     used = " ".join(f"{n}={row.get(n)}" for n in changed)
+    if len(requested) == 1:
+        return f"{label}: {asked} runs as {used} at k={k} (the library clamps it); the row shows {used}"
     return f"{label}: {asked} all run as {used} at k={k} (the library clamps them); measured once, one row"
