@@ -46,6 +46,7 @@ def _to_score(metric: str, dist: Any) -> Any:
 
 class AnnoyIndex(Index):
     spec = SPEC
+    errors = (OSError, IndexError)  # what annoy raises (its C++ errors arrive as these)
     files = (FILE,)
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any], index: Any) -> None:

@@ -271,6 +271,7 @@ PARAMS = {p.name for p in SPEC.params}
 
 class BM25Index(Index):
     spec = SPEC
+    errors = (ValueError,)  # what bm25s and rank-bm25 raise on data they cannot score
     files = (BM25S_DIR, TOKENS_FILE)
 
     def __init__(self, params: dict[str, Any], engine: Engine, tokenizer: Tokenizer) -> None:
