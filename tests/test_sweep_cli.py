@@ -64,6 +64,25 @@ def test_flat_recall_is_one_and_qrels_match_query_then_eval(vr, sample_chain, sa
     assert row["R@10"] == pytest.approx(means["R@10"], abs=1e-9)
 
 
+def test_parameters_go_to_the_index_types_that_take_them(vr, sample_chain):
+    """--index-type IVF,HNSW --nlist 8,16: nlist builds IVF twice and HNSW once; nprobe / ef_search go to their own
+    type; a factory string keeps its comma; index types are case-insensitive."""
+    r = _sweep(vr, sample_chain, "--backend", "faiss", "--index-type", "ivf,HNSW", "--nlist", "8,16", "--nprobe", "1,8",
+               "--ef-search", "16,64", "--json")
+    assert r.exit_code == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["builds"] == 3
+    rows = pd.DataFrame(got["rows"])
+    ivf, hnsw = rows[rows["index_type"] == "IVF"], rows[rows["index_type"] == "HNSW"]
+    assert sorted(set(ivf["nlist"])) == [8, 16] and sorted(ivf["nprobe"]) == [1, 1, 8, 8] and ivf["ef_search"].isna().all()
+    assert sorted(hnsw["ef_search"]) == [16, 64] and hnsw["nlist"].isna().all() and hnsw["nprobe"].isna().all()
+    r = _sweep(vr, sample_chain, "--backend", "faiss", "--factory", "IVF8,SQ8", "--nprobe", "1,8", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert sorted(x["nprobe"] for x in rows) == [1, 8]
+    assert {x["factory"] for x in rows} == {"IVF8,SQ8"}
+
+
 def test_text_queries_are_encoded_with_the_corpus_model(vr, sample_chain, sample):
     a = _sweep(vr, sample_chain, "--backend", "hnswlib", "--hnsw-m", "8", "--ef-search", "16", "--json")
     b = vr("sweep", "--embeddings", sample_chain["emb"], "--queries", sample, *FAST, "--backend", "hnswlib",

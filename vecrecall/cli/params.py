@@ -13,19 +13,21 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
-def _entries(kind: str) -> dict[str, list[tuple[Any, Any]]]:
-    """Parameter name → [(spec, param)] over every registered backend, in registry order."""
+def _entries(kind: str, inputs: tuple[str, ...] = ("vectors", "text")) -> dict[str, list[tuple[Any, Any]]]:
+    """Parameter name → [(spec, param)] over every registered backend taking `inputs`, in registry order."""
     from ..indexes.base import specs
 
     out: dict[str, list[tuple[Any, Any]]] = {}
     for spec in specs().values():
+        if spec.input not in inputs:
+            continue
         for p in spec.all_params:
             if p.kind == kind:
                 out.setdefault(p.name, []).append((spec, p))
     return out
 
 
-def _help(name: str, entries: list[tuple[Any, Any]], lists: bool) -> str:
+def _help(name: str, entries: list[tuple[Any, Any]]) -> str:
     spec0, p0 = entries[0]
     if p0.choices:  # choices differ per backend: list each backend's
         shown = [(s, p) for s, p in entries if len(p.choices) > 1] or entries
@@ -42,33 +44,29 @@ def _help(name: str, entries: list[tuple[Any, Any]], lists: bool) -> str:
         if len(ranges) == 1 and not p0.choices and p0.type is not str:
             text += f" Valid: {next(iter(ranges))}."
         text += " For " + ", ".join(s.scope(p) for s, p in entries) + "."
-    if lists:
-        text += " Comma list; expressions of n, dim, sqrt_n, k and build parameters allowed (e.g. 4*sqrt_n)."
     return text
-
-
-def backend_option_names(kind: str) -> list[str]:
-    return list(_entries(kind))
 
 
 HIDDEN = {"backend_params", "build_params", "search_params"}
 
 
-def with_backend_options(func: Callable[..., Any], kind: str, lists: bool = False,
-                         into: str = "backend_params") -> Callable[..., Any]:
-    """`func` with one option per `kind` ('build' or 'search') parameter of the registered backends added after
-    its own options; `func` receives the values given as `into` (name → string). Names `func` already has
-    (e.g. sweep's --threads, which times queries) are left to it."""
+def with_backend_options(func: Callable[..., Any], kind: str, lists: bool = False, into: str = "backend_params",
+                         inputs: tuple[str, ...] = ("vectors", "text")) -> Callable[..., Any]:
+    """`func` with one option per `kind` ('build' or 'search') parameter of the registered backends (those taking
+    `inputs`) added after its own options; `func` receives the values given as `into` (name → string). Names `func`
+    already has (e.g. sweep's --threads, which times queries) are left to it. `lists`: values are comma lists."""
     sig = inspect.signature(func, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name not in HIDDEN]
     taken = {p.name for p in own}
     generated: list[inspect.Parameter] = []
-    for name, entries in _entries(kind).items():
+    panel = (f"Backend {kind} parameters: comma lists, expressions of n, dim, sqrt_n, k allowed" if lists else
+             f"Backend {kind} parameters (see: vecrecall backends NAME)")
+    for name, entries in _entries(kind, inputs).items():
         if name in taken:
             continue
         p0 = entries[0][1]
-        opt = typer.Option(None, p0.option, help=_help(name, entries, lists), metavar="LIST" if lists else p0.metavar,
-                           show_default=False, rich_help_panel=f"Backend {kind} parameters (see: vecrecall backends NAME)")
+        opt = typer.Option(None, p0.option, help=_help(name, entries), metavar="LIST" if lists else p0.metavar,
+                           show_default=False, rich_help_panel=panel)
         generated.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=Optional[str]))
     names = [g.name for g in generated]
 

@@ -61,7 +61,7 @@ def sweep(
     from ..indexes.params import option
     from ..progress import console
     from ..sweep import data as sd
-    from ..sweep.grid import BuildSet, command_line_grid, data_context, load_config, parse_assignments, split_list
+    from ..sweep.grid import BuildSet, command_line_grid, data_context, load_config, option_lists, parse_assignments
     from ..sweep.runner import PLOT, Prebuilt, SweepSettings, prebuilt_params, run_sweep
 
     sources = [s for s, v in (("--embeddings", embeddings), ("--index", index), ("--synthetic", synthetic)) if v]
@@ -92,8 +92,8 @@ def sweep(
 
         measures = measures or ["nDCG@10"]
         parse_measures(measures)
-    build_lists = {name: split_list(v, option(name)) for name, v in (build_params or {}).items()}
-    search_lists = {name: split_list(v, option(name)) for name, v in (search_params or {}).items()}
+    build_lists = option_lists(build_params or {})
+    search_lists = option_lists(search_params or {})
     for pairs, lists, where in ((param, build_lists, "--param"), (search_param, search_lists, "--search-param")):
         for name, values in parse_assignments(pairs, where).items():
             if name in lists:
@@ -290,5 +290,5 @@ def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
 def register(app: typer.Typer) -> None:
     from .params import with_backend_options
 
-    command = with_backend_options(sweep, "build", lists=True, into="build_params")
-    app.command("sweep")(with_backend_options(command, "search", lists=True, into="search_params"))
+    command = with_backend_options(sweep, "build", lists=True, into="build_params", inputs=("vectors",))
+    app.command("sweep")(with_backend_options(command, "search", lists=True, into="search_params", inputs=("vectors",)))

@@ -61,7 +61,7 @@ SPEC = Spec(
     exact_types=("Flat",),
     params=(
         Param("factory", str, "faiss index_factory string, e.g. 'IVF256,SQ8' (instead of --index-type).",
-              default_text="from --index-type", types=("factory",), column=False),
+              default_text="from --index-type", types=("factory",), column=False, single=True),
         nlist_param(IVF_TYPES),
         Param("train_size", int, "Vectors sampled (with --seed) to train IVF/PQ.", low=1,
               default=Derived("min(n, 256·nlist)", _default_train_size),

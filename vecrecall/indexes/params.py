@@ -59,6 +59,7 @@ class Param:
     types: tuple[str, ...] = ()
     grid: str | None = None
     column: bool = True  # shown as a column of the sweep table (False for bookkeeping such as train_size)
+    single: bool = False  # a comma belongs to the value (a faiss factory string): sweep lists take one value
 
     @property
     def option(self) -> str:

@@ -294,6 +294,15 @@ def split_list(text: str, where: str) -> list[str]:
     return items
 
 
+def option_lists(given: dict[str, str], where: str = "") -> dict[str, list[str]]:
+    """Command-line values as lists: comma-separated, except for parameters whose value may hold a comma (a faiss
+    factory string), which stay one value."""
+    from ..indexes.base import specs
+
+    single = {p.name for s in specs().values() for p in s.all_params if p.single}
+    return {name: [text] if name in single else split_list(text, f"{where}{option(name)}") for name, text in given.items()}
+
+
 def parse_assignments(pairs: list[str], where: str) -> dict[str, list[str]]:
     """['nlist=64,128', …] → {'nlist': ['64', '128']} (names are checked against the backend's table later)."""
     out: dict[str, list[str]] = {}

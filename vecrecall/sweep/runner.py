@@ -146,9 +146,12 @@ def prebuilt_params(loaded: Any) -> dict[str, Any]:
 
 
 def row_title(row: Any) -> str:
-    """'faiss IVF', 'hnswlib HNSW': the backend and index type of a results row."""
+    """'faiss IVF', 'hnswlib HNSW', 'faiss factory IVF16,SQ8': the backend and index type of a results row."""
     kind = row.get("index_type")
-    return f"{row['backend']} {kind}" if isinstance(kind, str) else str(row["backend"])
+    title = f"{row['backend']} {kind}" if isinstance(kind, str) else str(row["backend"])
+    spec = get_backend(row["backend"]).spec
+    extra = [str(row[p.name]) for p in spec.all_params if p.single and isinstance(row.get(p.name), str)]
+    return " ".join([title, *extra])
 
 
 def param_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
