@@ -19,7 +19,8 @@ Adding a backend = one module + one registry entry
      size                              rows in the index
    and, where they apply: clamp(params, k) (values the library really uses, e.g. ef raised to k), set_threads(n),
    search_names() (when a built index takes other search parameters than its type says), `errors` (the library's
-   exception types: they become one-line messages).
+   exception types: they become one-line messages), `files` (native file names, named when one cannot be read),
+   `mutable_files` (opening rewrites them), output_params (a destination outside the index directory, e.g. a server).
 2. Add `"<name>": "vecrecall.indexes.<name>:<Class>"` to `REGISTRY` below, and the optional dependency to
    pyproject.toml's extras.
 That is all: build-index and query options, `vecrecall backends`, sweep grids and their validation come from the spec,
