@@ -199,7 +199,7 @@ class Spec:
 
     @property
     def all_params(self) -> tuple[Param, ...]:
-        """The declared parameters, with `index_type` first when the backend has several index types."""
+        """The declared parameters, with `index_type` first when the backend declares index types."""
         if not self.index_types:
             return self.params
         kind = Param("index_type", str, "Index structure.", default=self.index_types[0], choices=self.index_types,
