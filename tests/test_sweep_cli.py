@@ -186,7 +186,7 @@ def test_holdout_and_synthetic_sources(vr, sample_chain):
 
 @pytest.mark.parametrize("args, fragments", [
     (["--backend", "hnswlib", "--nprobe", "1,2"], ["--nprobe does not apply to hnswlib", "--ef-search"]),
-    (["--backend", "faiss", "--index-type", "Flat", "--n-trees", "10"], ["--n-trees does not apply to faiss Flat"]),
+    (["--backend", "faiss", "--index-type", "Flat", "--n-trees", "10"], ["--n-trees does not apply to faiss: not one of its parameters"]),
     (["--backend", "faiss", "--index-type", "IVF", "--nlist", "5000"], ["--nlist 5000", "2,000"]),
     (["--backend", "faiss", "--index-type", "IVFPQ", "--pq-m", "7"], ["--pq-m 7: must divide the dimension 64"]),
     (["--backend", "hnswlib", "--hnsw-m", "0"], ["--hnsw-m 0: hnswlib takes an integer from 2"]),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..lazy import LazyModule
-from .base import Index, pad_results
+from .base import Index
 from .params import SEARCH, Param, Spec, threads_param
 
 annoy = LazyModule("annoy")
@@ -89,10 +89,14 @@ class AnnoyIndex(Index):
         self._search_k = int(used["search_k"])
 
     def _search(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
-        scores, positions = [], []
-        get = self.index.get_nns_by_vector
-        for q in np.asarray(queries, dtype=np.float32):
-            ids, dist = get(q, k, search_k=self._search_k, include_distances=True)
-            positions.append(np.asarray(ids, dtype=np.int64))
-            scores.append(_to_score(self.metric, np.asarray(dist, dtype=np.float64)).astype(np.float32))
-        return pad_results(scores, positions, k)
+        x = np.asarray(queries, dtype=np.float32)
+        dist = np.zeros((len(x), k), dtype=np.float64)
+        pos = np.full((len(x), k), -1, dtype=np.int64)
+        get, search_k = self.index.get_nns_by_vector, self._search_k
+        for i, q in enumerate(x):  # annoy searches one vector per call; results go straight into the arrays
+            ids, d = get(q, k, search_k=search_k, include_distances=True)
+            pos[i, : len(ids)] = ids
+            dist[i, : len(d)] = d
+        scores = _to_score(self.metric, dist).astype(np.float32)
+        scores[pos < 0] = -np.inf
+        return scores, pos

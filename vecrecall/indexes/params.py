@@ -273,9 +273,13 @@ class Spec:
 
     def does_not_apply(self, name: str, kind: str, index_type: str | None, names: Iterable[str] | None = None) -> str:
         names = self.names(kind, index_type) if names is None else [n for n in self.names(kind) if n in set(names)]
-        takes = ", ".join(option(n) for n in names if n != "index_type")
         what = "search" if kind == SEARCH else "build"
+        takes = ", ".join(option(n) for n in names if n != "index_type")
         other = self.param(name)
+        if other is None:  # not a parameter of this backend at all: list everything it takes
+            known = ", ".join(option(n) for n in self.names(kind) if n != "index_type")
+            return (f"{option(name)} does not apply to {self.name}: not one of its parameters "
+                    f"({what} parameters: {known or 'none'}; see vecrecall backends {self.name})")
         hint = ""
         if other is not None and other.kind != kind:
             hint = f"; {option(name)} is a {other.kind} parameter" + (" (give it to query)" if other.kind == SEARCH else
