@@ -89,11 +89,11 @@ def test_manifest_records_build(data, tmp_path):
 @pytest.mark.parametrize("args,fragments", [
     (["--backend", "nope"], ["--backend nope", "unknown backend", "faiss"]),
     (["--metric", "manhattan"], ["--metric manhattan", "ip, l2, cosine"]),
-    (["--index-type", "IVF", "--nlist", 5000], ["--nlist 5000", "number of vectors (1500)"]),
+    (["--index-type", "IVF", "--nlist", 5000], ["--nlist 5000", "number of vectors (1,500)"]),
     (["--index-type", "IVFPQ", "--pq-m", 5], ["--pq-m 5", "must divide the dimension 24"]),
     (["--index-type", "Flat", "--nlist", 10], ["--nlist does not apply to faiss Flat"]),
     (["--backend", "annoy", "--hnsw-m", 8], ["--hnsw-m does not apply to annoy", "--n-trees"]),
-    (["--index-type", "Bogus"], ["--index-type Bogus", "unknown faiss index type"]),
+    (["--index-type", "Bogus"], ["--index-type Bogus", "faiss takes one of Flat, IVF"]),
     (["--factory", "IVF8,Nonsense"], ["--factory IVF8,Nonsense"]),
 ])
 def test_build_errors(vr, data, tmp_path, args, fragments):
@@ -122,6 +122,8 @@ def test_embeddings_checks(vr, data, tmp_path):
 def test_search_param_must_apply(vr, sample_chain, sample, tmp_path):
     r = vr("query", "--index", sample_chain["flat"], "--queries", sample, "--nprobe", 4, "--out", tmp_path / "r")
     assert_user_error(r, "--nprobe does not apply to faiss Flat", "no search parameters")
+    assert_user_error(vr("query", "--index", sample_chain["flat"], "--queries", sample, "--param", "nprobe=4", "--out",
+                         tmp_path / "r"), "--nprobe does not apply to faiss Flat")
     assert_user_error(vr("query", "--index", sample_chain["flat"], "--queries", sample, "--ef-search", 4, "--out", tmp_path / "r"),
                       "--ef-search does not apply")
     assert not (tmp_path / "r").exists()

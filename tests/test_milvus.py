@@ -158,9 +158,11 @@ def test_unreachable_uri_fails_fast_naming_it(data, tmp_path, vr):
 
 @pytest.mark.parametrize("args,fragments", [
     (["--index-type", "IVF_PQ"], ["--index-type IVF_PQ: not supported by milvus-lite", "FLAT, IVF_FLAT, IVF_SQ8, HNSW"]),
-    (["--index-type", "SCANN"], ["--index-type SCANN: unknown Milvus index type", "DISKANN"]),
+    (["--index-type", "SCANN"], ["--index-type SCANN: milvus takes one of", "DISKANN"]),
+    (["--index-type", "ivf", "--param", "nprobe=4"], ["--nprobe does not apply to milvus IVF_FLAT", "give it to query"]),
+    (["--index-type", "hnsw", "--hnsw-m", "1"], ["--hnsw-m 1: milvus HNSW takes an integer from 2 to 2048"]),
     (["--index-type", "FLAT", "--nlist", "8"], ["--nlist does not apply to milvus FLAT"]),
-    (["--index-type", "IVF_FLAT", "--nlist", "5000"], ["--nlist 5000", "1200"]),
+    (["--index-type", "IVF_FLAT", "--nlist", "5000"], ["--nlist 5000", "1,200"]),
     (["--milvus-uri", "http://user:pw@127.0.0.1:19530"], ["credentials", "MILVUS_TOKEN"]),
     (["--milvus-uri", "somewhere/milvus.db"], ["--milvus-uri somewhere/milvus.db", "http://host:port"]),
     (["--collection", "9 bad-name"], ["--collection 9 bad-name"]),

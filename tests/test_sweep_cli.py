@@ -28,8 +28,12 @@ def test_ivf_grid_builds_once_per_nlist_and_recall_rises_with_nprobe(vr, sample_
     assert manifest["stats"]["machine"]["threads"]["latency"] == 1
     assert "faiss-cpu" in manifest["stats"]["machine"]["libraries"]
     df = pd.read_parquet(out / "results.parquet")
-    # nprobe values above nlist are kept as given (faiss caps them); nprobe=nlist is the exhaustive one.
-    assert len(df) == 3 * 6  # per nlist, the value of "nlist" coincides with one of 8, 16, 32 and is dropped
+    # nprobe values above nlist run as nlist (faiss caps them): one row each, labelled with the value used.
+    assert len(df) == 4 + 5 + 6
+    assert (df["nprobe"] <= df["nlist"]).all()
+    capped = df[(df["nlist"] == 8) & (df["nprobe"] == 8)]
+    assert json.loads(capped["requested_json"].item()) == [{"nprobe": 8}, {"nprobe": 16}, {"nprobe": 32}]
+    assert "nprobe=8, nprobe=16, nprobe=32 all run as nprobe=8" in r.stderr
     for col in ("backend", "index_type", "nlist", "nprobe", "recall@10", "p50_ms", "p95_ms", "p99_ms", "qps",
                 "build_s", "index_bytes", "pareto"):
         assert col in df.columns
@@ -58,6 +62,25 @@ def test_flat_recall_is_one_and_qrels_match_query_then_eval(vr, sample_chain, sa
     means = json.loads(ev.stdout)["flat.run"]
     assert row["nDCG@10"] == pytest.approx(means["nDCG@10"], abs=1e-9)
     assert row["R@10"] == pytest.approx(means["R@10"], abs=1e-9)
+
+
+def test_parameters_go_to_the_index_types_that_take_them(vr, sample_chain):
+    """--index-type IVF,HNSW --nlist 8,16: nlist builds IVF twice and HNSW once; nprobe / ef_search go to their own
+    type; a factory string keeps its comma; index types are case-insensitive."""
+    r = _sweep(vr, sample_chain, "--backend", "faiss", "--index-type", "ivf,HNSW", "--nlist", "8,16", "--nprobe", "1,8",
+               "--ef-search", "16,64", "--json")
+    assert r.exit_code == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["builds"] == 3
+    rows = pd.DataFrame(got["rows"])
+    ivf, hnsw = rows[rows["index_type"] == "IVF"], rows[rows["index_type"] == "HNSW"]
+    assert sorted(set(ivf["nlist"])) == [8, 16] and sorted(ivf["nprobe"]) == [1, 1, 8, 8] and ivf["ef_search"].isna().all()
+    assert sorted(hnsw["ef_search"]) == [16, 64] and hnsw["nlist"].isna().all() and hnsw["nprobe"].isna().all()
+    r = _sweep(vr, sample_chain, "--backend", "faiss", "--factory", "IVF8,SQ8", "--nprobe", "1,8", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert sorted(x["nprobe"] for x in rows) == [1, 8]
+    assert {x["factory"] for x in rows} == {"IVF8,SQ8"}
 
 
 def test_text_queries_are_encoded_with_the_corpus_model(vr, sample_chain, sample):
@@ -135,15 +158,15 @@ def test_interrupted_sweep_keeps_rows_and_resumes(vr, sample_chain, tmp_path, mo
     assert r.exit_code == 130
     assert len(pd.read_parquet(out / "results.parquet")) == 8
     assert json.loads((out / "manifest.json").read_text())["stats"]["complete"] is False
-    # Without --resume the directory is refused; with it only the 10 missing settings run, and nlist=8 is not rebuilt.
+    # Without --resume the directory is refused; with it only the 7 missing settings run, and nlist=8 is not rebuilt.
     assert_user_error(_sweep(vr, sample_chain, *IVF_GRID, "--out", out), "already exists", "--overwrite")
     calls.clear()
     monkeypatch.setattr(runner, "measure", lambda *a, **kw: (calls.append(1), real(*a, **kw))[1])
     r = _sweep(vr, sample_chain, *IVF_GRID, "--out", out, "--resume")
     assert r.exit_code == 0, r.stderr
-    assert len(calls) == 10
+    assert len(calls) == 7
     df = pd.read_parquet(out / "results.parquet")
-    assert len(df) == 18 and df["setting"].is_unique
+    assert len(df) == 15 and df["setting"].is_unique
     stats = json.loads((out / "manifest.json").read_text())["stats"]
     assert stats["complete"] and stats["builds"] == 2 and stats["builds_total"] == 4  # nlist=16 was built twice
 
@@ -163,14 +186,22 @@ def test_holdout_and_synthetic_sources(vr, sample_chain):
 
 @pytest.mark.parametrize("args, fragments", [
     (["--backend", "hnswlib", "--nprobe", "1,2"], ["--nprobe does not apply to hnswlib", "--ef-search"]),
-    (["--backend", "faiss", "--index-type", "Flat", "--n-trees", "10"], ["--n-trees does not apply to faiss Flat"]),
+    (["--backend", "faiss", "--index-type", "Flat", "--n-trees", "10"], ["--n-trees does not apply to faiss: not one of its parameters"]),
     (["--backend", "faiss", "--index-type", "IVF", "--nlist", "5000"], ["--nlist 5000", "2,000"]),
-    (["--backend", "faiss", "--index-type", "IVFPQ", "--pq-m", "7"], ["--pq-m 7 must divide the dimension 64"]),
+    (["--backend", "faiss", "--index-type", "IVFPQ", "--pq-m", "7"], ["--pq-m 7: must divide the dimension 64"]),
+    (["--backend", "hnswlib", "--hnsw-m", "0"], ["--hnsw-m 0: hnswlib takes an integer from 2"]),
+    (["--backend", "faiss", "--index-type", "IVF", "--nprobe", "0,4"], ["--nprobe 0: faiss IVF takes an integer ≥ 1"]),
+    (["--backend", "annoy", "--n-trees", "0"], ["--n-trees 0: annoy takes an integer from 1"]),
+    (["--backend", "faiss", "--index-type", "IVF", "--train-size", "0"], ["--train-size 0"]),
+    (["--backend", "faiss", "--index-type", "IVF,HNSW", "--n-trees", "4"], ["--n-trees does not apply to faiss"]),
+    (["--backend", "faiss", "--index-type", "HNSW", "--nprobe", "4"], ["--nprobe does not apply to faiss HNSW",
+                                                                        "--ef-search"]),
     (["--backend", "faiss", "-k", "2001"], ["-k 2001", "2,000"]),
     (["--backend", "nosuch"], ["--backend nosuch: unknown backend"]),
     (["--backend", "faiss", "--nlist", "8,,16"], ["--nlist"]),
     (["--backend", "faiss", "--index-type", "IVF", "--nprobe", "pow2(1, nlsit)"], ["unknown name 'nlsit'"]),
-    (["--backend", "faiss", "--param", "nlsit=4"], ["--param", "unknown parameter 'nlsit'"]),
+    (["--backend", "faiss", "--param", "nlsit=4"], ["--nlsit does not apply to faiss", "--nlist"]),
+    (["--backend", "faiss", "--nlist", "8", "--param", "nlist=16"], ["--nlist given twice"]),
     (["--config", "CFG_UNKNOWN"], ["unknown key 'serach'", "backend, build, search"]),
     (["--config", "CFG_BAD"], ["malformed YAML"]),
     (["--config", "CFG_EMPTY"], ["the grid is empty"]),

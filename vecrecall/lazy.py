@@ -23,3 +23,19 @@ def need(module: str) -> ModuleType:
         top = module.split(".")[0]
         hint = _HINTS.get(top, f"pip install {top.replace('_', '-')}")
         raise UserError(f"this needs the Python package '{top}', which is not installed ({exc}); install it with: {hint}") from exc
+
+
+class LazyModule:
+    """A module imported on first attribute access (`faiss = LazyModule("faiss")`), so a module can name a heavy
+    library at top level and still be imported cheaply (backend declarations are read by `vecrecall --help`).
+    A missing optional package raises the same UserError with an install hint as `need`."""
+
+    def __init__(self, name: str) -> None:
+        self.__dict__["_name"] = name
+        self.__dict__["_module"] = None
+
+    def __getattr__(self, attr: str):  # called only for names not in __dict__
+        module = self.__dict__["_module"]
+        if module is None:
+            module = self.__dict__["_module"] = need(self.__dict__["_name"])
+        return getattr(module, attr)

@@ -1,4 +1,10 @@
-"""The query stage: queries (texts or an embeddings artifact) against an index directory → a ranked run."""
+"""The query stage: queries (texts, an embeddings artifact, or in-memory texts/vectors) against an index → a ranked run.
+
+`search(index, queries, k, params)` is the one in-memory query core: `vecrecall query` (`run_query`), the finetuning
+evaluation and negative mining call it. Search parameters are validated and set once (`Index.configure`), the values
+the library really uses (ef raised to k, nprobe capped at nlist, k capped at the corpus) are recorded in the run
+manifest beside the requested ones, and every clamp, short result list and backend remark is returned as a note.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from collections.abc import Mapping
 
 from .artifacts import Manifest, input_entry, load_embeddings, read_manifest
 from .encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, EncodeSettings, Encoder, VectorCache, encode_texts, load_encoder
@@ -21,10 +29,17 @@ from .progress import progress
 
 @dataclass
 class QueryResult:
+    """A run with its manifest; `k_used` is what each query could return at most (k capped at the corpus size),
+    `short` the number of queries that returned fewer, `notes` what the user should be told (once each)."""
+
     run: pd.DataFrame
     manifest: Manifest
     search_s: float
     n_queries: int
+    k: int = 0
+    k_used: int = 0
+    short: int = 0
+    notes: list[str] | None = None
 
     @property
     def qps(self) -> float:
@@ -79,9 +94,18 @@ def check_query_embeddings(index: IndexDir, qm: Manifest, where: str) -> None:
                         f"{'--normalize' if emb.params.get('normalize') else '--no-normalize'}")
 
 
-def load_queries(index: IndexDir, queries: str | Path, model: str | None, fields: FieldSpec | None,
+def load_queries(index: IndexDir, queries: Any, model: str | None, fields: FieldSpec | None,
                  use_cache: bool = True) -> tuple[list[str], Any, dict[str, Any]]:
-    """(qids, query data ready for the index, input record) from texts or an embeddings artifact."""
+    """(qids, query data ready for the index, input record) from a path (texts, an embeddings artifact, plain user
+    vectors), a mapping qid → text, or a (qids, vectors) pair."""
+    if isinstance(queries, Mapping):
+        qids = [str(q) for q in queries]
+        return qids, _query_data(index, [str(t) for t in queries.values()], model, use_cache), {"inline": {"texts": len(qids)}}
+    if isinstance(queries, tuple) and len(queries) == 2:
+        qids, vectors = queries
+        if index.index.input_kind == "text":
+            raise UserError(f"{index.path}: {index.manifest.params['backend']} indexes text; pass query texts, not vectors")
+        return [str(q) for q in qids], index.prepare(vectors), {"inline": {"vectors": len(qids)}}
     src = Path(queries)
     plain = plain_queries(index, src, model)  # a .npy + ids without a manifest (e.g. a recommender's user vectors)
     if plain is not None:
@@ -96,14 +120,17 @@ def load_queries(index: IndexDir, queries: str | Path, model: str | None, fields
         check_query_embeddings(index, qm, str(src))
         return emb.ids["id"].astype(str).tolist(), index.prepare(emb.vectors), input_entry(src.resolve(), qm)
     table = load_texts(src, "queries", fields)
-    record = source_entry(src, "queries")
     qids = table["id"].astype(str).tolist()
+    return qids, _query_data(index, table["text"].tolist(), model, use_cache), source_entry(src, "queries")
+
+
+def _query_data(index: IndexDir, texts: list[str], model: str | None, use_cache: bool) -> Any:
+    """Query texts as the index takes them: as they are for text backends, else encoded with the index's model."""
     if index.index.input_kind == "text":
-        return qids, table["text"].tolist(), record
+        return texts
     encoder, settings = query_encoder(index, model)
     cache = VectorCache(encoder, "raw") if use_cache else None
-    vecs = encode_texts(encoder, table["text"].tolist(), settings, "queries", cache)
-    return qids, index.prepare(vecs), record
+    return index.prepare(encode_texts(encoder, texts, settings, "queries", cache))
 
 
 @dataclass
@@ -142,9 +169,9 @@ def _compact(positions: np.ndarray, scores: np.ndarray, keep: np.ndarray, k: int
     return np.take_along_axis(scores, order, 1), pos
 
 
-def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, Any], per_chunk: bool = False,
-                 batch: int = 4096, allowed: np.ndarray | None = None) -> tuple[Hits, float]:
-    """Search in batches → (hits, seconds spent in the index).
+def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, Any] | None = None,
+                 per_chunk: bool = False, batch: int = 4096, allowed: np.ndarray | None = None) -> tuple[Hits, float]:
+    """Search in batches → (hits, seconds spent in the index). Search parameters are set once, before the clock.
 
     Chunked indexes give one result per document (max over its chunks) unless `per_chunk`. `allowed` (a row mask from a
     metadata filter) is applied inside the backend when it supports it, else by over-fetching and post-filtering until
@@ -152,6 +179,7 @@ def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, An
     """
     n = len(index.ids)
     k = min(k, n)
+    index.index.configure(search_params or {}, k)
     ids = index.ids["id"].astype(str).to_numpy(dtype=object) if per_chunk else index.row_docids
     by_document = index.chunked and not per_chunk
     prefilter = allowed is not None and index.index.supports_filter
@@ -159,13 +187,14 @@ def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, An
     extra = {"allowed": allowed} if prefilter else {}
     parts: list[Hits] = []
     search_s = 0.0
+    search = index.index.search
     with progress("query", len(data), "queries") as advance:
         for start in range(0, len(data), batch):
             part = data[start : start + batch]
             fetch = min(n, 4 * k) if by_document or postfilter else k
             while True:
                 t0 = time.perf_counter()
-                scores, positions = index.search(part, fetch, **extra, **search_params)
+                scores, positions = search(part, fetch, **extra)
                 search_s += time.perf_counter() - t0
                 if postfilter:
                     scores, positions = _compact(positions, scores, (positions >= 0) & allowed[np.maximum(positions, 0)], fetch)
@@ -193,27 +222,69 @@ def to_run(qids: list[str], hits: Hits) -> pd.DataFrame:
     return results_to_run(qids, hits.docids, hits.scores, hits.valid)
 
 
-def run_query(index_path: str | Path, queries: str | Path, k: int = 100, search_params: dict[str, Any] | None = None,
-              model: str | None = None, fields: FieldSpec | None = None, per_chunk: bool = False,
-              use_cache: bool = True, filter_expr: str | None = None) -> QueryResult:
-    """Search every query of `queries` in the index at `index_path` and return the run
-    (only rows whose metadata satisfy `filter_expr`, see vecrecall.filters, when given)."""
+def _short_note(qids: list[str], returned: np.ndarray, k_used: int) -> str | None:
+    short = np.flatnonzero(returned < k_used)
+    if not len(short):
+        return None
+    shown = ", ".join(f"{qids[i]} ({int(returned[i])})" for i in short[:5])
+    more = f", … {len(short) - 5} more" if len(short) > 5 else ""
+    return (f"{len(short):,} of {len(qids):,} queries returned fewer than {k_used} results: {shown}{more} "
+            "(short lists are kept short, never padded; counted as short_queries in the run manifest)")
+
+
+def search(index: IndexDir, queries: Any, k: int = 100, search_params: dict[str, Any] | None = None, *,
+           model: str | None = None, fields: FieldSpec | None = None, per_chunk: bool = False,
+           use_cache: bool = True, filter_expr: str | None = None) -> QueryResult:
+    """Search every query against a loaded index and return the run, its manifest and notes.
+
+    `queries`: a path (query texts in any loader format, an embeddings artifact, plain user vectors), a mapping
+    qid → text, or a (qids, vectors) pair. Only rows whose metadata satisfy `filter_expr` (vecrecall.filters) are
+    returned when it is given. Raises UserError for bad parameters, before any library call."""
     if k < 1:
         raise UserError(f"-k {k}: must be at least 1")
-    index = IndexDir.load(index_path)
     params = index.index.check_search_params(dict(search_params or {}))
     allowed = None
     if filter_expr:
         from .filters import row_mask
 
-        allowed = row_mask(filter_expr, index.ids, f"{Path(index_path) / 'ids.parquet'}")
+        allowed = row_mask(filter_expr, index.ids, f"{Path(index.path) / 'ids.parquet'}")
     qids, data, record = load_queries(index, queries, model, fields, use_cache)
+    by_document = index.chunked and not per_chunk
+    rows = np.arange(len(index.ids)) if allowed is None else np.flatnonzero(allowed)
+    n_results = len(set(index.row_docids[rows])) if by_document else len(rows)
+    k_used = min(k, n_results)
     hits, search_s = search_index(index, data, k, params, per_chunk, allowed=allowed)
+    settings = index.index.settings
+    notes: list[str] = []
+    if k_used < k:
+        what = "documents" if by_document else "rows"
+        where = f"rows passing --filter in {index.path}" if allowed is not None else f"{what} of {index.path}"
+        notes.append(f"-k {k} is more than the {n_results:,} {where}; each query returns at most {k_used}")
+    notes += settings.notes if settings else []
+    notes += index.index.take_notes()
+    returned = hits.valid.sum(axis=1) if len(qids) else np.zeros(0, dtype=int)
+    short = _short_note(qids, returned, k_used)
+    if short:
+        notes.append(short)
     manifest = Manifest(
         type="run",
-        params={"k": k, "search": params, "per_chunk": per_chunk,
+        params={"k": k, "k_used": k_used, "search": settings.requested if settings else params,
+                "search_used": settings.used if settings else params, "per_chunk": per_chunk,
                 **({"filter": filter_expr, "filter_rows": int(allowed.sum())} if allowed is not None else {})},
-        inputs={"index": input_entry(Path(index_path).resolve(), index.manifest), "queries": record},
-        stats={"queries": len(qids), "search_s": round(search_s, 4), "qps": round(len(qids) / search_s, 1) if search_s else None},
+        inputs={"index": input_entry(Path(index.path).resolve(), index.manifest), "queries": record},
+        stats={"queries": len(qids), "short_queries": int((returned < k_used).sum()),
+               "empty_queries": int((returned == 0).sum()), "search_s": round(search_s, 4),
+               "qps": round(len(qids) / search_s, 1) if search_s else None},
     )
-    return QueryResult(to_run(qids, hits), manifest, search_s, len(qids))
+    return QueryResult(to_run(qids, hits), manifest, search_s, len(qids), k, k_used,
+                       int((returned < k_used).sum()), notes)
+
+
+def run_query(index_path: str | Path, queries: Any, k: int = 100, search_params: dict[str, Any] | None = None,
+              model: str | None = None, fields: FieldSpec | None = None, per_chunk: bool = False,
+              use_cache: bool = True, filter_expr: str | None = None) -> QueryResult:
+    """`search` on the index directory at `index_path` (checked before the index is loaded: -k)."""
+    if k < 1:
+        raise UserError(f"-k {k}: must be at least 1")
+    return search(IndexDir.load(index_path), queries, k, search_params, model=model, fields=fields,
+                  per_chunk=per_chunk, use_cache=use_cache, filter_expr=filter_expr)

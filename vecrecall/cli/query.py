@@ -1,22 +1,23 @@
-"""vecrecall query: queries against an index directory → run (TREC or Parquet)."""
+"""vecrecall query: queries against an index directory → run (TREC or Parquet).
+
+Search parameters are options generated from the backend registry (vecrecall.cli.params)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, List, Optional
 
 import typer
 
 from . import common
+from .params import assignments, merge, param_option, with_backend_options
 
 
 def query(
     index: Path = typer.Option(..., "--index", help="Index directory from `vecrecall build-index`."),
     queries: Path = typer.Option(..., "--queries", help="Query texts (BEIR dir, JSONL, CSV, TREC topics…), a query embeddings artifact, or user vectors (users.npy + users.ids.txt/.parquet)."),
-    k: int = typer.Option(100, "-k", "--k", help="Results per query."),
-    nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists probed (faiss IVF*, milvus IVF_FLAT)."),
-    ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search beam (faiss HNSW, hnswlib, milvus HNSW)."),
-    search_k: Optional[int] = typer.Option(None, "--search-k", help="annoy nodes inspected (default n_trees·k)."),
+    k: int = typer.Option(100, "-k", "--k", help="Results per query (at most the corpus size; the run manifest records the k used)."),
+    param: List[str] = param_option("search"),
     out: Path = common.RUN_OUT,
     fmt: Optional[str] = common.RUN_FORMAT,
     run_tag: str = common.run_tag("vecrecall"),
@@ -30,29 +31,38 @@ def query(
     no_cache: bool = common.NO_CACHE,
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
+    backend_params: Optional[dict[str, Any]] = None,
 ) -> None:
     """Search an index with every query and write the ranked run.
 
-    Example: vecrecall query --index runs/sample/ivf --queries sample_data --nprobe 8 -k 100 --out runs/sample/ivf.run
+    Search parameters apply where the index takes them (vecrecall backends NAME); the values the library really uses
+    (e.g. ef raised to k) are recorded in the run manifest and named on stderr.
+
+    Example: vecrecall query --index runs/sample/hnsw --queries sample_data -k 100 --out runs/sample/hnsw.run
     """
     from ..artifacts import check_out
     from ..io.runs import run_format, write_run
+    from ..progress import console
     from ..progress import out as stdout
     from ..search import run_query
 
     check_out(out, overwrite)
     kind = run_format(out, fmt)
-    res = run_query(index, queries, k, {"nprobe": nprobe, "ef_search": ef_search, "search_k": search_k}, model,
+    res = run_query(index, queries, k, merge(backend_params or {}, assignments(param)), model,
                     common.fields(id_field, text_field, title_field, no_header), per_chunk, not no_cache,
                     filter_expr=filter_expr)
+    for note in res.notes or []:
+        console.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     res.manifest.params["run_tag"] = run_tag
     write_run(res.run, out, res.manifest, kind, run_tag, overwrite=overwrite)
     if json_out:
-        common.print_json({"out": str(out), **res.manifest.stats})
+        common.print_json({"out": str(out), "k": res.k, "k_used": res.k_used, **res.manifest.stats})
     else:
-        stdout.print(f"[green]wrote[/] {out} ({kind}): {res.n_queries:,} queries × top {k}, "
-                     f"search {res.search_s:.3f}s, {res.qps:,.0f} queries/s")
+        top = f"top {res.k_used}" + (f" (asked {res.k})" if res.k_used < res.k else "")
+        short = f", {res.short:,} returned fewer" if res.short else ""
+        stdout.print(f"[green]wrote[/] {out} ({kind}): {res.n_queries:,} queries × {top}{short}, "
+                     f"search {res.search_s:.3f}s, {res.qps:,.0f} queries/s", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("query")(query)
+    app.command("query")(with_backend_options(query, "search"))

@@ -9,9 +9,6 @@ import typer
 
 from . import common
 
-_LIST = "Comma list of values (expressions allowed: 4*sqrt_n, pow2(1,nlist))."
-
-
 def sweep(
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Corpus embeddings artifact (from vecrecall encode)."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="Query embeddings artifact, or query texts (encoded with the corpus's model)."),
@@ -20,20 +17,9 @@ def sweep(
     synthetic_queries: int = typer.Option(1000, "--synthetic-queries", help="Held-out query points for --synthetic."),
     holdout: int = typer.Option(0, "--holdout", help="Use N random corpus vectors (by --seed) as queries and sweep the rest."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML grid (see configs/sweep_default.yaml). Default when no --backend/--index: that file."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="One backend swept with the comma lists below: faiss, hnswlib, annoy, …"),
-    index_type: Optional[str] = typer.Option(None, "--index-type", help="faiss: Flat, IVF, IVFPQ, HNSW (comma list)."),
-    factory: Optional[str] = typer.Option(None, "--factory", help="One faiss index_factory string (e.g. 'IVF256,SQ8')."),
-    nlist: Optional[str] = typer.Option(None, "--nlist", help="IVF lists. " + _LIST),
-    nprobe: Optional[str] = typer.Option(None, "--nprobe", help="IVF lists probed (default pow2(1, nlist)). " + _LIST),
-    pq_m: Optional[str] = typer.Option(None, "--pq-m", help="PQ sub-quantizers; must divide the dimension. " + _LIST),
-    pq_bits: Optional[str] = typer.Option(None, "--pq-bits", help="Bits per PQ code. " + _LIST),
-    hnsw_m: Optional[str] = typer.Option(None, "--hnsw-m", help="HNSW links per node. " + _LIST),
-    ef_construction: Optional[str] = typer.Option(None, "--ef-construction", help="HNSW build beam. " + _LIST),
-    ef_search: Optional[str] = typer.Option(None, "--ef-search", help="HNSW search beam (default 16…512). " + _LIST),
-    n_trees: Optional[str] = typer.Option(None, "--n-trees", help="annoy trees. " + _LIST),
-    search_k: Optional[str] = typer.Option(None, "--search-k", help="annoy nodes inspected (default n_trees·k·{1,2,4,8,16}). " + _LIST),
-    param: List[str] = typer.Option([], "--param", help="Any other build parameter, NAME=V1,V2 (repeatable)."),
-    search_param: List[str] = typer.Option([], "--search-param", help="Any other search parameter, NAME=V1,V2 (repeatable)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="One backend swept with the comma lists of its parameters (options below; vecrecall backends NAME lists them)."),
+    param: List[str] = typer.Option([], "--param", help="Any build parameter, NAME=V1,V2 (repeatable)."),
+    search_param: List[str] = typer.Option([], "--search-param", help="Any search parameter, NAME=V1,V2 (repeatable)."),
     k: str = typer.Option("10", "-k", "--k", help="k for recall@k, comma list (e.g. 10,100); the first one drives the Pareto front and --target-recall."),
     metric: Optional[str] = typer.Option(None, "--metric", help="ip, l2 or cosine (default cosine; a saved --index uses its own)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="Threads for the batch QPS measurement (default: all CPUs). Latency always uses 1."),
@@ -56,6 +42,8 @@ def sweep(
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard an earlier sweep in --out and start afresh."),
     seed: int = common.SEED,
     json_out: bool = common.JSON,
+    build_params: Optional[dict[str, Any]] = None,
+    search_params: Optional[dict[str, Any]] = None,
 ) -> None:
     """Sweep ANN parameters: build each index once per build-parameter set, run every search setting on it, and report recall@k against the exact neighbours, latency, throughput and the Pareto front.
 
@@ -71,12 +59,11 @@ def sweep(
 
     from ..artifacts import check_out
     from ..errors import UserError
-    from ..indexes.base import option
+    from ..indexes.params import option
     from ..progress import console
     from ..sweep import data as sd
-    from ..sweep.grid import (BuildSet, build_param_types, command_line_grid, data_context, load_config,
-                              parse_assignments, search_param_types, split_list)
-    from ..sweep.runner import PLOT, Prebuilt, SweepSettings, run_sweep
+    from ..sweep.grid import BuildSet, command_line_grid, data_context, load_config, option_lists, parse_assignments
+    from ..sweep.runner import PLOT, Prebuilt, SweepSettings, prebuilt_params, run_sweep
 
     sources = [s for s, v in (("--embeddings", embeddings), ("--index", index), ("--synthetic", synthetic)) if v]
     if len(sources) != 1:
@@ -106,16 +93,13 @@ def sweep(
 
         measures = measures or ["nDCG@10"]
         parse_measures(measures)
-    btypes, stypes = build_param_types(), search_param_types()
-    build_lists = {name: split_list(v, option(name)) for name, v in dict(
-        index_type=index_type, nlist=nlist, pq_m=pq_m, pq_bits=pq_bits, hnsw_m=hnsw_m, ef_construction=ef_construction,
-        n_trees=n_trees).items() if v is not None}
-    if factory is not None:
-        build_lists["factory"] = [factory]
-    build_lists.update(parse_assignments(param, "--param", btypes))
-    search_lists = {name: split_list(v, option(name)) for name, v in dict(nprobe=nprobe, ef_search=ef_search,
-                                                                              search_k=search_k).items() if v is not None}
-    search_lists.update(parse_assignments(search_param, "--search-param", stypes))
+    build_lists = option_lists(build_params or {})
+    search_lists = option_lists(search_params or {})
+    for pairs, lists, where in ((param, build_lists, "--param"), (search_param, search_lists, "--search-param")):
+        for name, values in parse_assignments(pairs, where).items():
+            if name in lists:
+                raise UserError(f"{option(name)} given twice (as an option and as {where} {name}=…); give it once")
+            lists[name] = values
     fields = common.fields(id_field, text_field, title_field, no_header)
 
     # Load data.
@@ -131,8 +115,7 @@ def sweep(
         data = sd.from_index(loaded, queries, model, fields, not no_cache)
         stats = loaded.manifest.stats
         prebuilt = Prebuilt(loaded.index, float(stats.get("build_s", float("nan"))), int(stats.get("bytes", 0)))
-        given = {kk: v for kk, v in loaded.manifest.params.items() if kk in btypes}
-        sets = [BuildSet(Path(index).name, loaded.manifest.params["backend"], given, search_lists)]
+        sets = [BuildSet(Path(index).name, loaded.manifest.params["backend"], prebuilt_params(loaded), search_lists)]
     else:
         if synthetic:
             from ..sweep.synthetic import SyntheticSpec, parse_shape
@@ -183,8 +166,11 @@ def sweep(
     choice = None
     if target_recall is not None and len(table):
         choice = _target(table, cfg, target_recall, data, embeddings, queries, index, out, seed)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     if json_out:
         common.print_json({"out": str(out) if out else None, "builds": result.builds, "reused_builds": result.reused,
+                           "notes": result.notes,
                            "ground_truth": result.ground_truth, "elapsed_s": round(result.elapsed_s, 2),
                            "rows": _json_rows(table), "target": choice})
         return
@@ -234,8 +220,8 @@ def _print_target(choice: Optional[dict[str, Any]], cfg: Any, target: float, tab
     if choice is None:
         best = table.sort_values(cfg.recall_col, ascending=False).iloc[0]
         stdout.print(f"[yellow]no setting reaches {cfg.recall_col} ≥ {target:g}[/]; the best is {best[cfg.recall_col]:.4f} "
-                     f"({best['label']}, {best['search_json']}). Widen the grid (larger nprobe / ef_search / search_k, "
-                     "more lists probed, less compression).")
+                     f"({best['label']}, {best['search_json']}). Widen the grid (larger search parameters: more lists "
+                     "probed, a wider beam, more nodes inspected; less compression).")
         return
     stdout.print(f"[bold green]fastest setting with {cfg.recall_col} ≥ {target:g}[/]: {cfg.recall_col} "
                  f"{choice['recall']:.4f}, {choice['qps']:,.0f} QPS, p50 {choice['p50_ms']:.3f} ms")
@@ -252,22 +238,24 @@ def _json_rows(table: Any) -> list[dict[str, Any]]:
 
     if not len(table):
         return []
-    keep = [c for c in table.columns if c not in ("setting", "build_key", "build_json", "search_json")]
-    return json.loads(table[keep].to_json(orient="records"))
+    keep = [c for c in table.columns if c not in ("setting", "build_key", "build_json", "search_json", "requested_json")]
+    rows = json.loads(table[keep].to_json(orient="records"))
+    if "requested_json" in table.columns:
+        for row, requested in zip(rows, table["requested_json"]):
+            row["requested"] = json.loads(requested) if isinstance(requested, str) else None
+    return rows
 
 
 def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
     from rich.table import Table
 
     from ..progress import out as stdout
-    from ..sweep.grid import build_param_types, search_param_types
+    from ..sweep.runner import param_columns, row_title
 
     if not len(table):
         return
     df = table.sort_values([cfg.recall_col, "qps"], ascending=[False, False])
-    skip = {"index_type", "factory", "threads", "train_size"}
-    bcols = [c for c in build_param_types() if c in df.columns and c not in skip and df[c].notna().any()]
-    scols = [c for c in search_param_types() if c in df.columns and df[c].notna().any()]
+    bcols, scols = param_columns(df)
     rcols = [f"recall@{kk}" for kk in cfg.ks]
     mcols = [m for m in cfg.measures if m in df.columns]
     t = Table(title=f"{data.describe['source']} · {len(data.qids):,} queries ({data.describe['queries']}) · {data.metric} · "
@@ -282,12 +270,11 @@ def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
         t.add_column(c, justify="right")
     for _, r in df.iterrows():
         def num(v: Any) -> str:
-            if isinstance(v, str):  # string build parameters (e.g. milvus --milvus-uri)
+            if isinstance(v, str):  # string build parameters
                 return v
             return "" if v is None or v != v else (f"{int(v)}" if float(v).is_integer() else f"{v}")
 
-        kind = r["index_type"] if isinstance(r.get("index_type"), str) else ""
-        cells = ["★" if r["pareto"] else "", f"{r['backend']} {kind}".strip()]
+        cells = ["★" if r["pareto"] else "", row_title(r)]
         cells += [num(r[c]) for c in bcols + scols]
         cells += [f"{r[c]:.4f}" for c in rcols + mcols]
         cells += [f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['qps']:,.0f}",
@@ -302,4 +289,7 @@ def _print_table(table: Any, cfg: Any, data: Any, result: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sweep")(sweep)
+    from .params import with_backend_options
+
+    command = with_backend_options(sweep, "build", lists=True, into="build_params", inputs=("vectors",))
+    app.command("sweep")(with_backend_options(command, "search", lists=True, into="search_params", inputs=("vectors",)))

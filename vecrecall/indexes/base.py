@@ -1,5 +1,31 @@
 """The index interface every backend implements, and the registry that finds backends by name.
 
+Adding a backend = one module + one registry entry
+--------------------------------------------------
+1. Write `vecrecall/indexes/<name>.py` with a subclass of `Index` and its `spec` (a `params.Spec`):
+   its parameters as data (`Param`: name, type, default — a value or a `Derived` of n/dim —, valid range or choices,
+   help, build or search, the index types it applies to, a default sweep grid), its index types, capabilities
+   (metrics, filter, threads, add/delete, server, input text|vectors) and `rules` for cross-parameter checks
+   (reuse `params.ivf_rules`, `nlist_param`, `hnsw_params`… where they fit). Import the native library lazily
+   (`lib = LazyModule("lib")` from vecrecall.lazy, or inside methods): `vecrecall --help` reads every spec and must
+   stay fast. Implement:
+     fit(data, metric, params, seed)   build from an (n, dim) float32 matrix (text backends: a table with `text`);
+                                       `params` arrive validated and completed with defaults
+     save(directory) / open(directory, metric, dim, params)   native files in the index directory, any process
+     _apply(used)                      set search parameters on the native index (ann-benchmarks'
+                                       set_query_arguments); called once per setting, never inside timed loops
+     _search(queries, k, allowed)      (scores, positions), each (n_queries, k), higher score = better,
+                                       position -1 = empty slot; `allowed` is a row mask when spec.filter says so
+     size                              rows in the index
+   and, where they apply: clamp(params, k) (values the library really uses, e.g. ef raised to k), set_threads(n),
+   search_names() (when a built index takes other search parameters than its type says), `errors` (the library's
+   exception types: they become one-line messages), `files` (native file names, named when one cannot be read),
+   `mutable_files` (opening rewrites them), output_params (a destination outside the index directory, e.g. a server).
+2. Add `"<name>": "vecrecall.indexes.<name>:<Class>"` to `REGISTRY` below, and the optional dependency to
+   pyproject.toml's extras.
+That is all: build-index and query options, `vecrecall backends`, sweep grids and their validation come from the spec,
+and tests/test_conformance.py refuses a registered backend without a conformance test class.
+
 Conventions shared by all backends:
 - metrics are `ip`, `l2` and `cosine` (cosine = inner product of L2-normalised vectors; the caller normalises);
 - `search` returns (scores, positions) of shape (n_queries, k): higher score = better for every metric
@@ -9,18 +35,23 @@ Conventions shared by all backends:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import Any, ClassVar, Iterator
 
 from ..errors import UserError
+from ..lazy import LazyModule
+from .params import BUILD, SEARCH, SearchSettings, Spec, option
+
+np = LazyModule("numpy")
 
 METRICS = ("ip", "l2", "cosine")
 
-# name -> "module:Class"; imported only when that backend is used, so `vecrecall --help` stays fast.
+# name -> "module:Class". The modules import their native library lazily, so reading a spec is cheap.
 REGISTRY: dict[str, str] = {
     "faiss": "vecrecall.indexes.faiss:FaissIndex",
     "hnswlib": "vecrecall.indexes.hnswlib:HnswlibIndex",
@@ -29,102 +60,244 @@ REGISTRY: dict[str, str] = {
     "bm25": "vecrecall.indexes.bm25:BM25Index",
 }
 
+__all__ = ["Index", "REGISTRY", "METRICS", "get_backend", "get_spec", "specs", "option", "check_metric", "pad_results"]
 
-def option(name: str) -> str:
-    """The command-line spelling of a parameter name (`ef_search` → `--ef-search`)."""
-    return "--" + name.replace("_", "-")
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Index(ABC):
-    """One built index of one backend."""
+    """One built index of one backend (see the module docstring for what a backend implements)."""
 
-    backend: ClassVar[str]
-    input_kind: ClassVar[str] = "vectors"  # "vectors" or "text"
-    metrics: ClassVar[tuple[str, ...]] = METRICS
-    # True when `search(..., allowed=mask)` applies a boolean row mask before ranking (metadata pre-filter);
-    # otherwise the query stage over-fetches and post-filters.
-    supports_filter: ClassVar[bool] = False
+    spec: ClassVar[Spec]
+    # The native library's exception types: raised by fit/_search they become one-line UserErrors naming the backend.
+    errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    files: ClassVar[tuple[str, ...]] = ()  # native files (or folders) `save` may write, named in load errors
+    # True when opening the index rewrites its files (milvus-lite's database): their sizes are then not recorded.
+    mutable_files: ClassVar[bool] = False
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any]) -> None:
         self.metric = metric
         self.dim = dim
         self.params = params
         self.timings: dict[str, float] = {}  # e.g. train_s, recorded in the index manifest's stats
+        self.settings: SearchSettings | None = None
+        self._auto = True  # settings are the defaults for the last k (re-made when k changes)
+        self._notes: list[str] = []
+
+    # ------------------------------------------------------------------ what it is
+
+    @classmethod
+    def backend_name(cls) -> str:
+        return cls.spec.name
+
+    @property
+    def backend(self) -> str:
+        return self.spec.name
+
+    @property
+    def input_kind(self) -> str:
+        return self.spec.input
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return self.spec.metrics
+
+    @property
+    def supports_filter(self) -> bool:
+        """True when `search(..., allowed=mask)` applies a boolean row mask before ranking (metadata pre-filter);
+        otherwise the query stage over-fetches and post-filters."""
+        return self.spec.filter == "before ranking"
+
+    @property
+    def index_type(self) -> str | None:
+        return self.params.get("index_type")
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Rows in the index."""
+
+    def label(self) -> str:
+        return self.spec.label(self.index_type)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "metric": self.metric, "dim": self.dim, **self.params}
+
+    # ------------------------------------------------------------------ build
+
+    @classmethod
+    def build(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "Index":
+        """Validate `params` against the spec (names, types, ranges, defaults, cross-parameter rules) before the
+        library sees them, then `fit`. Library errors become one line naming the backend."""
+        n, dim = cls.data_shape(data)
+        internal = {k: v for k, v in params.items() if k.startswith("_")}
+        resolved = cls.spec.resolve({k: v for k, v in params.items() if not k.startswith("_")}, BUILD,
+                                    {"n": n, "dim": dim})
+        with cls.library_errors(f"{cls.spec.label(resolved.get('index_type'))} could not build an index over "
+                                f"{n:,} rows"):
+            return cls.fit(data, metric, {**resolved, **internal}, seed)
+
+    @staticmethod
+    def data_shape(data: Any) -> tuple[int, int]:
+        shape = getattr(data, "shape", None)
+        if shape is not None and len(shape) == 2 and not hasattr(data, "columns"):
+            return int(shape[0]), int(shape[1])
+        return len(data), 0
 
     @classmethod
     @abstractmethod
-    def build(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "Index":
-        """Build from an (n, dim) float32 matrix (or texts for text backends). `params` are checked here."""
+    def fit(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "Index":
+        """Build from validated, completed `params`."""
 
     @classmethod
     def output_params(cls, params: dict[str, Any], out: Path, overwrite: bool) -> dict[str, Any]:
-        """Build params completed with the destination (for backends that keep data elsewhere, e.g. a server)."""
+        """Build params completed with the destination (for backends that keep data elsewhere, e.g. a server).
+        Names starting with '_' are passed to `fit` without validation and are not recorded."""
         return params
+
+    @classmethod
+    @contextlib.contextmanager
+    def library_errors(cls, what: str) -> Iterator[None]:
+        try:
+            yield
+        except UserError:
+            raise
+        except cls.errors as exc:  # type: ignore[misc]
+            raise UserError(f"{what}: {_first_line(exc)}") from exc
+
+    # ------------------------------------------------------------------ persistence
 
     @abstractmethod
     def save(self, directory: Path) -> None:
         """Write the native index file(s) into `directory`."""
 
     @classmethod
-    @abstractmethod
     def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "Index":
+        """`open` what `save` wrote; an unreadable native file is one line naming it."""
+        try:
+            return cls.open(Path(directory), metric, dim, params)
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to parse a damaged file is the file's fault
+            where = next((Path(directory) / f for f in cls.files if (Path(directory) / f).exists()), Path(directory))
+            raise UserError(f"{where}: cannot be read as a {cls.spec.name} index ({_first_line(exc)}); the file is "
+                            "damaged or incomplete: rebuild it with vecrecall build-index") from exc
+
+    @classmethod
+    @abstractmethod
+    def open(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "Index":
         """Load what `save` wrote, in any process."""
 
-    @abstractmethod
-    def search(self, queries: Any, k: int, **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, positions) for each query row."""
+    def nbytes(self) -> int:
+        """Size of the saved index files (what a sweep reports as index_bytes)."""
+        tmp = Path(tempfile.mkdtemp(prefix="vecrecall-size-"))
+        try:
+            self.save(tmp)
+            return sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ search
+
+    def search_names(self) -> list[str]:
+        """The search parameters this index takes (e.g. ['nprobe'])."""
+        return self.spec.names(SEARCH, self.index_type)
 
     def search_params(self) -> tuple[str, ...]:
-        """The search parameters this index takes (e.g. ('nprobe',))."""
-        return ()
+        return tuple(self.search_names())
 
-    def describe(self) -> dict[str, Any]:
-        return {"backend": self.backend, "metric": self.metric, "dim": self.dim, **self.params}
+    def configure(self, given: dict[str, Any] | None, k: int) -> SearchSettings:
+        """Validate and set search parameters once (ann-benchmarks' set_query_arguments): defaults filled in, the
+        values the library will really use computed (`clamp`) and applied to the native index. Returns both, with a
+        note for each value the user gave that the library changes."""
+        given = {kk: v for kk, v in (given or {}).items() if v is not None}
+        ctx = {"n": self.size, "dim": self.dim, "k": k, **self.params}
+        requested = self.spec.resolve(given, SEARCH, ctx, self.index_type, allowed=self.search_names())
+        used, reasons = self.clamp(dict(requested), k)
+        notes = [f"{option(name)} {requested[name]} runs as {used[name]} on {self.label()}: {reasons[name]}"
+                 for name in requested if name in given and name in reasons and used.get(name) != requested[name]]
+        self._apply(used)
+        self.settings = SearchSettings(requested, used, k, notes)
+        self._auto = not given
+        return self.settings
+
+    def clamp(self, params: dict[str, Any], k: int) -> tuple[dict[str, Any], dict[str, str]]:
+        """(the values the library really uses, why each changed one changed) for search `params` at this k."""
+        return params, {}
+
+    def _apply(self, used: dict[str, Any]) -> None:
+        """Set the search parameters on the native index."""
+
+    def search(self, queries: Any, k: int, allowed: Any = None, **search_params: Any) -> tuple[Any, Any]:
+        """Top-k (scores, positions) for each query row. Search parameters given here are set first (`configure`);
+        without them the last configured ones apply (the backend's defaults if none were)."""
+        if search_params or self.settings is None or (self._auto and self.settings.k != k):
+            self.configure(search_params, k)
+        try:
+            return self._search(queries, k, allowed)
+        except UserError:
+            raise
+        except self.errors as exc:  # type: ignore[misc]
+            raise UserError(f"{self.label()} search failed: {_first_line(exc)}") from exc
+
+    @abstractmethod
+    def _search(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
+        """Top-k with the configured parameters."""
 
     def check_search_params(self, given: dict[str, Any]) -> dict[str, Any]:
-        """Drop unset parameters and refuse any this index does not take."""
-        given = {k: v for k, v in given.items() if v is not None}
-        allowed = self.search_params()
-        for name in given:
-            if name not in allowed:
-                takes = ", ".join(option(a) for a in allowed) or "no search parameters"
-                raise UserError(f"{option(name)} does not apply to {self.label()} (it takes: {takes})")
-        return given
+        """The given search parameters, checked (names, types, ranges) without applying them."""
+        return self.spec.check({kk: v for kk, v in given.items() if v is not None}, SEARCH, self.index_type,
+                               allowed=self.search_names())
 
-    def label(self) -> str:
-        kind = self.params.get("index_type")
-        return f"{self.backend} {kind}" if kind else self.backend
+    def note(self, text: str) -> None:
+        """Something the user should see once (e.g. a query with no indexable term); the query stage prints it."""
+        if text not in self._notes:
+            self._notes.append(text)
+
+    def take_notes(self) -> list[str]:
+        notes, self._notes = self._notes, []
+        return notes
+
+    # ------------------------------------------------------------------ resources
+
+    def set_threads(self, n: int | None) -> int | None:
+        """Limit the threads the native index searches with (None: its default); returns the previous setting.
+        OpenMP/BLAS pools are capped by the caller (threadpoolctl); this is for a library's own pool."""
+        return None
 
 
 def get_backend(name: str) -> type[Index]:
     """The Index class registered under `name`; unknown names list the known ones."""
-    target = REGISTRY.get(name)
+    target = REGISTRY.get(str(name).lower() if name else name)
     if target is None:
         raise UserError(f"--backend {name}: unknown backend; choose one of {', '.join(sorted(REGISTRY))}")
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
+def get_spec(name: str) -> Spec:
+    return get_backend(name).spec
+
+
+def specs() -> dict[str, Spec]:
+    """Every registered backend's spec, by name (imports no native library)."""
+    return {name: get_spec(name) for name in REGISTRY}
+
+
 def check_metric(metric: str, backend: type[Index]) -> None:
-    if metric not in backend.metrics:
-        raise UserError(f"--metric {metric}: unknown metric for {backend.backend}; choose one of {', '.join(backend.metrics)}")
+    if metric not in backend.spec.metrics:
+        raise UserError(f"--metric {metric}: unknown metric for {backend.spec.name}; choose one of "
+                        f"{', '.join(backend.spec.metrics)}")
 
 
-def refuse_unknown(params: dict[str, Any], allowed: set[str], what: str) -> dict[str, Any]:
-    """Keep the set parameters; refuse any that do not apply to `what` (e.g. 'faiss Flat')."""
-    given = {k: v for k, v in params.items() if v is not None}
-    extra = sorted(set(given) - allowed)
-    if extra:
-        takes = ", ".join(option(a) for a in sorted(allowed)) or "no build parameters"
-        raise UserError(f"{option(extra[0])} does not apply to {what} (it takes: {takes})")
-    return given
-
-
-def pad_results(scores: list[np.ndarray], positions: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+def pad_results(scores: list[Any], positions: list[Any], k: int, dtype: Any = None) -> tuple[Any, Any]:
     """Stack ragged per-query results into (n, k) arrays padded with -inf / -1."""
-    s = np.full((len(scores), k), -np.inf, dtype=np.float32)
+    s = np.full((len(scores), k), -np.inf, dtype=dtype or np.float32)
     p = np.full((len(scores), k), -1, dtype=np.int64)
     for i, (sc, po) in enumerate(zip(scores, positions)):
-        s[i, : len(sc)] = sc[:k]
-        p[i, : len(po)] = po[:k]
+        s[i, : min(len(sc), k)] = sc[:k]
+        p[i, : min(len(po), k)] = po[:k]
     return s, p

@@ -9,7 +9,10 @@ scikit-learn token pattern `(?u)\\b\\w\\w+\\b`, a stopword list removed before s
   rank-bm25 has no native file format, so the token ids are saved and the model is rebuilt on load (deterministic).
 
 Every document gets a score (rank-bm25 and bm25s both score the whole corpus); `search` returns the top k by score,
-ties by row, and accepts `allowed` (a boolean row mask) so metadata filters run before ranking.
+ties by row, and accepts `allowed` (a boolean row mask) so metadata filters run before ranking. A query none of whose
+terms is in the index (all stopwords, empty, one letter…) matches nothing and gets no results, as in Lucene.
+Term ids are numbered in sorted order per tokenisation batch, so the index files do not depend on PYTHONHASHSEED
+(bm25s numbers stemmed terms in set order).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ..errors import UserError
-from ..lazy import need
+from ..lazy import LazyModule, need
 from ..progress import progress
-from .base import Index, refuse_unknown
+from .base import Index
+from .params import Derived, Param, Spec
+
+np = LazyModule("numpy")
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 TOKENS_FILE = "tokens.npz"
@@ -78,7 +82,10 @@ class Tokenizer:
 
     def tokenize_ids(self, texts: list[str], batch: int = 16384,
                      label: str | None = None) -> tuple[list[list[int]], dict[str, int]]:
-        """(token ids per text, vocabulary): the same tokens as `tokenize`, in the id form bm25s indexes fastest."""
+        """(token ids per text, vocabulary): the same tokens as `tokenize`, in the id form bm25s indexes fastest.
+
+        bm25s numbers stemmed terms in Python set order, which changes with PYTHONHASHSEED; the ids are renumbered
+        here (new terms of each batch in sorted order), so the index files are the same on every run."""
         import bm25s
 
         stop = [] if self.stopwords == "none" else self.stopwords
@@ -90,13 +97,10 @@ class Tokenizer:
                 part = texts[start : start + batch]
                 local = bm25s.tokenize(part, lower=self.lower, token_pattern=self.pattern, stopwords=stop,
                                        stemmer=stemmer, return_ids=True, show_progress=False)
-                if not vocab:  # the first batch keeps its ids (a corpus of one batch needs no remapping)
-                    vocab.update(local.vocab)
-                    ids.extend(local.ids)
-                else:
-                    words = sorted(local.vocab, key=local.vocab.__getitem__)
-                    remap = [vocab.setdefault(w, len(vocab)) for w in words]
-                    ids.extend([remap[i] for i in doc] for doc in local.ids)
+                remap = [0] * len(local.vocab)
+                for word in sorted(local.vocab):
+                    remap[local.vocab[word]] = vocab.setdefault(word, len(vocab))
+                ids.extend([remap[i] for i in doc] for doc in local.ids)
                 advance(len(part))
         return ids, vocab
 
@@ -114,7 +118,7 @@ class Engine(ABC):
 
     methods: ClassVar[dict[str, str]]  # --method value -> the library's name for it
     default_method: ClassVar[str]
-    score_dtype: ClassVar[type] = np.float32
+    score_dtype: ClassVar[str] = "float32"
 
     @classmethod
     @abstractmethod
@@ -123,7 +127,8 @@ class Engine(ABC):
         """Build from token ids and their vocabulary (see Tokenizer.tokenize_ids)."""
 
     @abstractmethod
-    def scores(self, query: list[str]) -> np.ndarray: ...
+    def scores(self, query: list[str]) -> Any:
+        """Every document's score, or None when no query term is in the index (no document matches)."""
 
     @abstractmethod
     def save(self, directory: Path) -> None: ...
@@ -140,6 +145,7 @@ class Bm25sEngine(Engine):
     def __init__(self, model: Any) -> None:
         self.model = model
         self.n = int(model.scores["num_docs"])
+        self.vocab_size = int(len(model.scores["indptr"]) - 1)  # ids at or past this have no postings
 
     @classmethod
     def build(cls, ids: list[list[int]], vocab: dict[str, int], method: str, k1: float, b: float,
@@ -150,11 +156,10 @@ class Bm25sEngine(Engine):
         model.index((ids, dict(vocab)), show_progress=False)
         return cls(model)
 
-    def scores(self, query: list[str]) -> np.ndarray:
-        ids = self.model.get_tokens_ids(query)
-        if not ids:  # no query term in the vocabulary: every document scores what the empty query scores
-            return self.model.get_scores_from_ids([self.model.vocab_dict[""]]) if "" in self.model.vocab_dict \
-                else np.zeros(self.n, dtype=np.float32)
+    def scores(self, query: list[str]) -> Any:
+        ids = [i for i in self.model.get_tokens_ids(query) if i < self.vocab_size]
+        if not ids:  # no query term in the index (the empty token "" included): no document matches
+            return None
         return self.model.get_scores_from_ids(ids)
 
     def save(self, directory: Path) -> None:
@@ -172,11 +177,12 @@ class RankBm25Engine(Engine):
 
     methods = {"okapi": "BM25Okapi", "bm25l": "BM25L", "bm25+": "BM25Plus"}
     default_method = "okapi"
-    score_dtype = np.float64
+    score_dtype = "float64"
 
     def __init__(self, model: Any, tokens: list[list[str]]) -> None:
         self.model = model
         self.tokens = tokens
+        self.n = len(tokens)
 
     @classmethod
     def build(cls, ids: list[list[int]], vocab: dict[str, int], method: str, k1: float, b: float,
@@ -191,14 +197,16 @@ class RankBm25Engine(Engine):
         extra = {} if method == "okapi" else {"delta": delta}
         return cls(klass(tokens, k1=k1, b=b, **extra), tokens)
 
-    def scores(self, query: list[str]) -> np.ndarray:
+    def scores(self, query: list[str]) -> Any:
+        if not any(t in self.model.idf for t in query):  # no query term in the corpus: no document matches
+            return None
         return np.asarray(self.model.get_scores(query), dtype=np.float64)
 
     def save(self, directory: Path) -> None:
         vocab: dict[str, int] = {}
         flat = [vocab.setdefault(t, len(vocab)) for doc in self.tokens for t in doc]
         lengths = np.fromiter((len(doc) for doc in self.tokens), dtype=np.int64, count=len(self.tokens))
-        np.savez(directory / TOKENS_FILE, ids=np.asarray(flat, dtype=np.int32), lengths=lengths)
+        _write_npz(directory / TOKENS_FILE, ids=np.asarray(flat, dtype=np.int32), lengths=lengths)
         (directory / VOCAB_FILE).write_text(json.dumps(list(vocab)))
 
     @classmethod
@@ -211,48 +219,69 @@ class RankBm25Engine(Engine):
         return cls.from_tokens(tokens, method, k1, b, delta)
 
 
+def _write_npz(path: Path, **arrays: Any) -> None:
+    """np.savez with fixed zip timestamps, so the same arrays give the same bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(array), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+
+
 ENGINES: dict[str, type[Engine]] = {"bm25s": Bm25sEngine, "rank-bm25": RankBm25Engine}
-METHOD_ALIASES = {"bm25plus": "bm25+", "bm25okapi": "okapi", "bm25": "okapi"}
-PARAMS = {"stemmer", "stopwords", "k1", "b", "delta", "method", "engine"}
 
 
-def _settings(params: dict[str, Any]) -> dict[str, Any]:
-    """Checked BM25 settings with defaults filled in (engine, method, k1, b, delta, tokenizer fields)."""
-    params = dict(params)
-    params.pop("index_type", None)
-    params = refuse_unknown(params, PARAMS, "bm25")
-    engine = params.setdefault("engine", "bm25s")
-    if engine not in ENGINES:
-        raise UserError(f"--engine {engine}: unknown bm25 engine; choose one of {', '.join(ENGINES)}")
-    cls = ENGINES[engine]
-    method = METHOD_ALIASES.get(str(params.get("method", cls.default_method)).lower(), str(params.get("method", cls.default_method)).lower())
-    if method not in cls.methods:
-        raise UserError(f"--method {params['method']}: not a {engine} method; choose one of {', '.join(cls.methods)}")
-    params["method"] = method
-    params.setdefault("k1", 1.5)
-    params.setdefault("b", 0.75)
-    params.setdefault("delta", 0.5 if method != "bm25+" or engine == "bm25s" else 1.0)
-    for name in ("k1", "b", "delta"):
-        params[name] = float(params[name])
-        if params[name] < 0:
-            raise UserError(f"--{name} {params[name]}: must be ≥ 0")
-    if params["b"] > 1:
-        raise UserError(f"--b {params['b']}: must be between 0 and 1")
-    params.setdefault("stemmer", "english")
-    params.setdefault("stopwords", "en")
-    return params
+def _check(params: dict[str, Any], ctx: dict[str, Any], where: str) -> None:
+    engine = ENGINES[params["engine"]]
+    if params["method"] not in engine.methods:
+        raise UserError(f"--method {params['method']}: not a {params['engine']} method; choose one of "
+                        f"{', '.join(engine.methods)}")
+    Tokenizer(stemmer=params["stemmer"], stopwords=params["stopwords"])  # checks both names
+
+
+SPEC = Spec(
+    name="bm25",
+    summary="BM25 over text (bm25s, or rank-bm25 to reproduce its numbers)",
+    input="text",
+    metrics=("bm25",),
+    exact_types=("bm25",),
+    params=(
+        Param("engine", str, "BM25 implementation.", default="bm25s", choices=tuple(ENGINES)),
+        Param("method", str, "BM25 variant (bm25s: robertson, lucene, atire, bm25l, bm25+; rank-bm25: okapi, bm25l, "
+              "bm25+).", choices=("lucene", "robertson", "atire", "bm25l", "bm25+", "okapi"),
+              aliases=(("bm25plus", "bm25+"), ("bm25okapi", "okapi"), ("bm25", "okapi")),
+              default=Derived("lucene (rank-bm25: okapi)", lambda c: ENGINES[c["engine"]].default_method)),
+        Param("k1", float, "Term-frequency saturation (Lucene's default 1.2).", default=1.2, low=0, high=100),
+        Param("b", float, "Length normalisation (Lucene's default 0.75).", default=0.75, low=0, high=1),
+        Param("delta", float, "bm25l/bm25+ delta.", low=0, high=100,
+              default=Derived("0.5 (rank-bm25 bm25+: 1.0)",
+                              lambda c: 1.0 if c["method"] == "bm25+" and c["engine"] == "rank-bm25" else 0.5)),
+        Param("stemmer", str, "PyStemmer (Snowball) language, e.g. english, or 'none'.", default="english"),
+        Param("stopwords", str, "Stopword list (en, en_plus, de, fr, …) or 'none'.", default="en"),
+    ),
+    filter="before ranking",
+    package="bm25s, PyStemmer (rank-bm25 optional)",
+    rules=_check,
+)
+PARAMS = {p.name for p in SPEC.params}
 
 
 class BM25Index(Index):
-    backend = "bm25"
-    input_kind = "text"
-    metrics = ("bm25",)
-    supports_filter = True
+    spec = SPEC
+    errors = (ValueError,)  # what bm25s and rank-bm25 raise on data they cannot score
+    files = (BM25S_DIR, TOKENS_FILE)
 
     def __init__(self, params: dict[str, Any], engine: Engine, tokenizer: Tokenizer) -> None:
         super().__init__("bm25", 0, params)
         self.engine = engine
         self.tokenizer = tokenizer
+
+    @property
+    def size(self) -> int:
+        return self.engine.n
 
     @staticmethod
     def _tokenizer(params: dict[str, Any]) -> Tokenizer:
@@ -261,10 +290,14 @@ class BM25Index(Index):
                          lower=tok.get("lower", True), pattern=tok.get("pattern", TOKEN_PATTERN))
 
     @classmethod
-    def build(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "BM25Index":
-        params = _settings(params)
+    def fit(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "BM25Index":
+        params = dict(params)
         tokenizer = cls._tokenizer(params)
         ids, vocab = tokenizer.tokenize_ids(data["text"].astype(str).tolist(), label="bm25 tokenize")
+        if not any(ids):
+            raise UserError(f"the corpus ({len(ids):,} documents) has no indexable term after tokenisation "
+                            f"(tokens of 2+ letters, stopwords {tokenizer.stopwords}, stemmer {tokenizer.stemmer}); "
+                            "check --text-field, or use --stopwords none")
         engine = ENGINES[params["engine"]].build(ids, vocab, params["method"], params["k1"], params["b"], params["delta"])
         params["tokenizer"] = asdict(tokenizer)
         return cls(params, engine, tokenizer)
@@ -273,7 +306,7 @@ class BM25Index(Index):
         self.engine.save(directory)
 
     @classmethod
-    def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "BM25Index":
+    def open(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "BM25Index":
         params = {k: v for k, v in params.items() if k in PARAMS | {"tokenizer"}}
         engine = ENGINES[params["engine"]].load(directory, params["method"], params["k1"], params["b"], params["delta"])
         return cls(params, engine, cls._tokenizer(params))
@@ -284,17 +317,21 @@ class BM25Index(Index):
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, **self.params}
 
-    def search(self, queries: Any, k: int, allowed: np.ndarray | None = None,
-               **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, rows) per query text; rows outside `allowed` are never returned."""
-        self.check_search_params(search_params)
+    def _search(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
+        """Top-k (scores, rows) per query text; rows outside `allowed` are never returned. A query none of whose
+        terms is in the index matches no document: it gets no results (and a note), never an arbitrary ranking."""
         texts = [queries] if isinstance(queries, str) else list(queries)
         tokens = self.tokenizer.tokenize([str(t) for t in texts])
         dtype = self.engine.score_dtype
         out_s = np.full((len(tokens), k), -np.inf, dtype=dtype)
         out_p = np.full((len(tokens), k), -1, dtype=np.int64)
         for i, q in enumerate(tokens):
-            s = np.asarray(self.engine.scores(q), dtype=dtype)
+            s = self.engine.scores(q)
+            if s is None:
+                self.note("bm25: a query with no indexable term (after lower-casing, stopwords and stemming) or no "
+                          "term found in the corpus matches no document; it gets no results")
+                continue
+            s = np.asarray(s, dtype=dtype)
             if allowed is not None:
                 s = np.where(allowed, s, -np.inf)
             top = _topk(s, k)

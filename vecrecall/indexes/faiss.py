@@ -1,35 +1,88 @@
-"""faiss backend: Flat, IVF, IVFPQ, HNSW, or any `--factory` string."""
+"""faiss backend: Flat, IVF, IVFPQ, HNSW, or any `--factory` string (faiss's index_factory)."""
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
-import faiss
-import numpy as np
-
 from ..errors import UserError
-from .base import Index, refuse_unknown
+from ..lazy import LazyModule
+from .base import Index
+from .params import (Derived, Param, Spec, default_nlist, default_pq_m, ef_search_param, hnsw_params, ivf_rules,
+                     nlist_param, nprobe_param, pq_params)
+
+faiss = LazyModule("faiss")
+np = LazyModule("numpy")
 
 FILE = "index.faiss"
-TYPES = {
-    "Flat": set(),
-    "IVF": {"nlist", "train_size"},
-    "IVFPQ": {"nlist", "train_size", "pq_m", "pq_bits"},
-    "HNSW": {"hnsw_m", "ef_construction", "threads"},
-}
+IVF_TYPES = ("IVF", "IVFPQ")
+ADD_BLOCK = 65536
 
 
-def default_nlist(n: int) -> int:
-    """≈ √n lists, the usual starting point (at least 1)."""
-    return max(1, int(round(math.sqrt(n))))
+def _min_train(params: dict[str, Any]) -> int:
+    """Training needs a vector per IVF list and per PQ centroid."""
+    return max(params.get("nlist", 1), 2 ** params["pq_bits"] if "pq_bits" in params else 1)
 
 
-def default_pq_m(dim: int) -> int:
-    """The largest divisor of dim that is at most dim/4 (4 dims per sub-quantizer)."""
-    return max(m for m in range(1, max(1, dim // 4) + 1) if dim % m == 0)
+def _default_train_size(c: dict[str, Any]) -> int:
+    return min(c["n"], max(256 * max(1, c.get("nlist", 1)), _min_train(c)))
+
+
+def _rules(params: dict[str, Any], ctx: dict[str, Any], where: str) -> None:
+    ivf_rules(params, ctx, where)
+    n = ctx["n"]
+    if "pq_bits" in params and 2 ** params["pq_bits"] > n:
+        raise UserError(f"--pq-bits {params['pq_bits']}: {where} trains 2^{params['pq_bits']} = "
+                        f"{2 ** params['pq_bits']:,} centroids per sub-quantizer but there are only {n:,} vectors; "
+                        f"use --pq-bits {max(1, n.bit_length() - 1)} or less")
+    if "train_size" in params:
+        size, need = params["train_size"], _min_train(params)
+        if not need <= size <= n:
+            raise UserError(f"--train-size {size}: {where} takes between {need:,} (one vector per IVF list and per "
+                            f"PQ centroid) and the number of vectors ({n:,})")
+    if params.get("index_type") == "factory":
+        for name in ("ef_construction", "train_size"):  # their defaults depend on what the factory string builds
+            if name not in ctx["given"]:
+                params.pop(name, None)
+        if not params.get("factory"):
+            raise UserError("--index-type factory: give the faiss index_factory string with --factory")
+        try:
+            faiss.index_factory(ctx["dim"], params["factory"])
+        except RuntimeError as exc:
+            raise UserError(f"--factory {params['factory']}: faiss cannot build this "
+                            f"({str(exc).strip().splitlines()[-1]})") from None
+
+
+SPEC = Spec(
+    name="faiss",
+    summary="Flat (exact), IVF, IVFPQ, HNSW, or any faiss index_factory string",
+    index_types=("Flat", "IVF", "IVFPQ", "HNSW", "factory"),
+    exact_types=("Flat",),
+    params=(
+        Param("factory", str, "faiss index_factory string, e.g. 'IVF256,SQ8' (instead of --index-type).",
+              default_text="from --index-type", types=("factory",), column=False, single=True),
+        nlist_param(IVF_TYPES),
+        Param("train_size", int, "Vectors sampled (with --seed) to train IVF/PQ.", low=1,
+              default=Derived("min(n, 256·nlist)", _default_train_size),
+              types=(*IVF_TYPES, "factory"), column=False),
+        *pq_params(("IVFPQ",)),
+        hnsw_params(("HNSW",), m=32, ef_construction=40, m_high=10000)[0],
+        Param("ef_construction", int, "HNSW build beam width (efConstruction).", default=40, low=1,
+              types=("HNSW", "factory")),
+        Param("threads", int, "Build threads (HNSW builds default to 1: parallel insertion is not deterministic).",
+              low=1, default_text="1 for HNSW, all CPUs otherwise", column=False),
+        nprobe_param((*IVF_TYPES, "factory"), default=1),
+        ef_search_param(("HNSW", "factory"), default=16),
+    ),
+    metrics=("ip", "l2", "cosine"),
+    filter="before ranking (Flat, IVF, HNSW; other factories after)",
+    threads=True,
+    add=True,
+    package="faiss-cpu",
+    rules=_rules,
+    infer_type=lambda given: "factory" if given.get("factory") else None,
+)
 
 
 def _faiss_metric(metric: str) -> int:
@@ -37,7 +90,9 @@ def _faiss_metric(metric: str) -> int:
 
 
 class FaissIndex(Index):
-    backend = "faiss"
+    spec = SPEC
+    errors = (RuntimeError,)
+    files = (FILE,)
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any], index: Any) -> None:
         super().__init__(metric, dim, params)
@@ -45,58 +100,45 @@ class FaissIndex(Index):
         # Looked up once: each lookup is a SWIG call that would otherwise add ~10 µs to every search.
         self._ivf, self._hnsw = _ivf(index), _hnsw(index)
 
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
     @staticmethod
-    def factory_string(index_type: str, params: dict[str, Any], n: int, dim: int) -> str:
+    def factory_string(index_type: str, params: dict[str, Any]) -> str:
         if index_type == "Flat":
             return "Flat"
-        if index_type in ("IVF", "IVFPQ"):
-            nlist = params.setdefault("nlist", default_nlist(n))
-            if nlist < 1 or nlist > n:
-                raise UserError(f"--nlist {nlist}: must be between 1 and the number of vectors ({n}); "
-                                f"≈√n = {default_nlist(n)} is a good start")
-            if index_type == "IVF":
-                return f"IVF{nlist},Flat"
-            m = params.setdefault("pq_m", default_pq_m(dim))
-            bits = params.setdefault("pq_bits", 8)
-            if m < 1 or dim % m:
-                raise UserError(f"--pq-m {m}: must divide the dimension {dim} (e.g. {default_pq_m(dim)})")
+        if index_type == "IVF":
+            return f"IVF{params['nlist']},Flat"
+        if index_type == "IVFPQ":
             # 'np': no polysemous training (annealing that search never uses here; 10–20 s per build for nothing).
-            return f"IVF{nlist},PQ{m}x{bits}np"
+            return f"IVF{params['nlist']},PQ{params['pq_m']}x{params['pq_bits']}np"
         if index_type == "HNSW":
-            return f"HNSW{params.setdefault('hnsw_m', 32)},Flat"
-        raise UserError(f"--index-type {index_type}: unknown faiss index type; choose one of {', '.join(TYPES)} or pass --factory")
+            return f"HNSW{params['hnsw_m']},Flat"
+        return params["factory"]
 
     @classmethod
-    def build(cls, data: np.ndarray, metric: str, params: dict[str, Any], seed: int = 0) -> "FaissIndex":
+    def fit(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "FaissIndex":
         n, dim = data.shape
         params = dict(params)
-        factory = params.pop("factory", None)
-        index_type = params.pop("index_type", None) or ("factory" if factory else "Flat")
-        allowed = {"nlist", "train_size", "pq_m", "pq_bits", "hnsw_m", "ef_construction", "threads"} if factory else TYPES.get(index_type)
-        if allowed is None:
-            raise UserError(f"--index-type {index_type}: unknown faiss index type; choose one of {', '.join(TYPES)} or pass --factory")
-        params = refuse_unknown(params, allowed, f"faiss {factory or index_type}")
-        if not factory:
-            factory = cls.factory_string(index_type, params, n, dim)
-        try:
-            index = faiss.index_factory(dim, factory, _faiss_metric(metric))
-        except RuntimeError as exc:
-            raise UserError(f"--factory {factory}: faiss cannot build this ({str(exc).strip().splitlines()[-1]})") from None
+        index_type = params["index_type"]
+        factory = cls.factory_string(index_type, params)
+        index = faiss.index_factory(dim, factory, _faiss_metric(metric))
         hnsw = _hnsw(index)
         if hnsw is not None and params.get("ef_construction"):
             hnsw.efConstruction = int(params["ef_construction"])
         was_trained = bool(index.is_trained)
+        train_s = 0.0
         if not was_trained:
             ivf = _ivf(index)
             if ivf is not None:
                 ivf.cp.seed = seed
                 if ivf.nlist > n:
-                    raise UserError(f"--nlist {ivf.nlist}: larger than the number of vectors ({n})")
-            train_size = int(params.get("train_size") or min(n, 256 * max(1, getattr(ivf, "nlist", 1))))
-            if train_size > n or train_size < 1:
-                raise UserError(f"--train-size {train_size}: must be between 1 and the number of vectors ({n})")
-            rows = np.sort(np.random.default_rng(seed).choice(n, train_size, replace=False)) if train_size < n else slice(None)
-            params["train_size"] = train_size
+                    raise UserError(f"--factory {factory}: {ivf.nlist} IVF lists but only {n:,} vectors")
+            size = int(params.get("train_size") or min(n, 256 * max(1, getattr(ivf, "nlist", 1))))
+            size = min(size, n)
+            rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False)) if size < n else slice(None)
+            params["train_size"] = size
             t0 = time.perf_counter()
             try:
                 index.train(np.ascontiguousarray(data[rows], dtype=np.float32))
@@ -110,11 +152,11 @@ class FaissIndex(Index):
         if threads:
             faiss.omp_set_num_threads(int(threads))
         try:
-            for start in range(0, n, 65536):
-                index.add(np.ascontiguousarray(data[start : start + 65536], dtype=np.float32))
+            for start in range(0, n, ADD_BLOCK):
+                index.add(np.ascontiguousarray(data[start : start + ADD_BLOCK], dtype=np.float32))
         finally:
             faiss.omp_set_num_threads(previous)
-        params.update({"index_type": index_type, "factory": factory})
+        params["factory"] = factory
         built = cls(metric, dim, params, index)
         if not was_trained:
             built.timings["train_s"] = round(train_s, 3)
@@ -124,30 +166,40 @@ class FaissIndex(Index):
         faiss.write_index(self.index, str(directory / FILE))
 
     @classmethod
-    def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "FaissIndex":
+    def open(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "FaissIndex":
         return cls(metric, dim, params, faiss.read_index(str(directory / FILE)))
 
-    def search_params(self) -> tuple[str, ...]:
+    def search_names(self) -> list[str]:
+        """Any IVF structure takes nprobe and any HNSW one ef_search (a --factory index by what it contains)."""
         names = []
         if self._ivf is not None:
             names.append("nprobe")
         if self._hnsw is not None:
             names.append("ef_search")
-        return tuple(names)
+        return names
 
-    def apply(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
-        """Set search parameters on the native index (they persist until changed)."""
-        if nprobe is not None:
-            self._ivf.nprobe = int(nprobe)
-        if ef_search is not None:
-            self._hnsw.efSearch = int(ef_search)
+    def clamp(self, params: dict[str, Any], k: int) -> tuple[dict[str, Any], dict[str, str]]:
+        used, why = dict(params), {}
+        if "nprobe" in used and used["nprobe"] > self._ivf.nlist:
+            used["nprobe"] = int(self._ivf.nlist)
+            why["nprobe"] = f"faiss probes at most nlist = {self._ivf.nlist} lists"
+        if "ef_search" in used and used["ef_search"] < k:
+            used["ef_search"] = k
+            why["ef_search"] = f"faiss HNSW searches with max(efSearch, k) and -k is {k}"
+        return used, why
+
+    def _apply(self, used: dict[str, Any]) -> None:
+        if "nprobe" in used:
+            self._ivf.nprobe = int(used["nprobe"])
+        if "ef_search" in used:
+            self._hnsw.efSearch = int(used["ef_search"])
 
     @property
     def supports_filter(self) -> bool:  # type: ignore[override]
         """Flat, IVF and HNSW indexes take an IDSelector (metadata pre-filter); other factories post-filter."""
         return isinstance(self.index, (faiss.IndexFlat, faiss.IndexIVF, faiss.IndexHNSW))
 
-    def _selector_params(self, allowed: np.ndarray) -> tuple[Any, Any]:
+    def _selector_params(self, allowed: Any) -> tuple[Any, Any]:
         """faiss SearchParameters restricting the search to the rows where `allowed` is True (bitmap kept alive)."""
         bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
         sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
@@ -157,9 +209,7 @@ class FaissIndex(Index):
             return faiss.SearchParametersHNSW(sel=sel, efSearch=self.index.hnsw.efSearch), (bits, sel)
         return faiss.SearchParameters(sel=sel), (bits, sel)
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
-        self.apply(**self.check_search_params(search_params))
+    def _search(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
         x = np.ascontiguousarray(queries, dtype=np.float32)
         if allowed is not None:
             params, _keep = self._selector_params(allowed)
@@ -169,6 +219,12 @@ class FaissIndex(Index):
         if self.metric == "l2":
             scores = -scores
         return scores, positions
+
+    def set_threads(self, n: int | None) -> int | None:
+        previous = faiss.omp_get_max_threads()
+        if n:
+            faiss.omp_set_num_threads(int(n))
+        return previous
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "ntotal": int(self.index.ntotal)}
@@ -184,3 +240,6 @@ def _ivf(index: Any) -> Any:
 def _hnsw(index: Any) -> Any:
     idx = faiss.downcast_index(index)
     return getattr(idx, "hnsw", None)
+
+
+__all__ = ["FaissIndex", "SPEC", "default_nlist", "default_pq_m"]

@@ -1,100 +1,158 @@
-"""hnswlib backend: an HNSW graph (`--hnsw-m`, `--ef-construction`; search `--ef-search`)."""
+"""hnswlib backend: an HNSW graph (`--hnsw-m`, `--ef-construction`; search `--ef-search`).
+
+hnswlib raises "Cannot return the results in a contiguous 2D array" when its graph search finds fewer than k
+elements for a query (small ef or M, many duplicate vectors). vecrecall returns what the graph finds instead: the
+short lists are padded with -1, as faiss pads its empty slots, and the query stage counts them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import hnswlib
-import numpy as np
+from ..lazy import LazyModule
+from .base import Index, pad_results
+from .params import Spec, ef_search_param, hnsw_params, threads_param
 
-from .base import Index, refuse_unknown
+hnswlib = LazyModule("hnswlib")
+np = LazyModule("numpy")
 
 FILE = "index.hnsw"
 SPACES = {"ip": "ip", "l2": "l2", "cosine": "cosine"}
+ADD_BLOCK = 65536
+
+SPEC = Spec(
+    name="hnswlib",
+    summary="HNSW graph (hnswlib); filtered search inside the graph",
+    index_types=("HNSW",),
+    params=(
+        *hnsw_params((), m=16, ef_construction=200, m_high=10000),
+        threads_param(),
+        ef_search_param((), default=10, default_text="10"),
+    ),
+    filter="before ranking",
+    threads=True,
+    add=True,
+    delete=True,
+    package="hnswlib",
+)
 
 
 class HnswlibIndex(Index):
-    backend = "hnswlib"
+    spec = SPEC
+    errors = (RuntimeError,)
+    files = (FILE,)
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any], index: Any) -> None:
         super().__init__(metric, dim, params)
         self.index = index
+        self._ef = 10
+
+    @property
+    def size(self) -> int:
+        return int(self.index.get_current_count())
 
     @classmethod
-    def build(cls, data: np.ndarray, metric: str, params: dict[str, Any], seed: int = 0) -> "HnswlibIndex":
-        params = dict(params)
-        params.pop("index_type", None)
-        params = refuse_unknown(params, {"hnsw_m", "ef_construction", "threads"}, "hnswlib")
-        params.setdefault("hnsw_m", 16)
-        params.setdefault("ef_construction", 200)
+    def fit(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "HnswlibIndex":
         n, dim = data.shape
         index = hnswlib.Index(space=SPACES[metric], dim=dim)
         index.init_index(max_elements=n, ef_construction=int(params["ef_construction"]), M=int(params["hnsw_m"]),
                          random_seed=seed)
         # Parallel insertion is not deterministic; one thread unless --threads asks for more.
-        threads = int(params.get("threads") or 1)
-        for start in range(0, n, 65536):
-            block = np.ascontiguousarray(data[start : start + 65536], dtype=np.float32)
-            index.add_items(block, np.arange(start, start + len(block)), num_threads=threads)
-        params["index_type"] = "HNSW"
-        return cls(metric, dim, params, index)
+        for start in range(0, n, ADD_BLOCK):
+            block = np.ascontiguousarray(data[start : start + ADD_BLOCK], dtype=np.float32)
+            index.add_items(block, np.arange(start, start + len(block)), num_threads=int(params["threads"]))
+        return cls(metric, dim, dict(params), index)
 
     def save(self, directory: Path) -> None:
         self.index.save_index(str(directory / FILE))
 
     @classmethod
-    def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "HnswlibIndex":
+    def open(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "HnswlibIndex":
         index = hnswlib.Index(space=SPACES[metric], dim=dim)
         index.load_index(str(directory / FILE))
         return cls(metric, dim, params, index)
 
-    def search_params(self) -> tuple[str, ...]:
-        return ("ef_search",)
+    def clamp(self, params: dict[str, Any], k: int) -> tuple[dict[str, Any], dict[str, str]]:
+        if params["ef_search"] >= k:
+            return params, {}
+        return {**params, "ef_search": k}, {"ef_search": f"hnswlib searches with max(ef, k) and -k is {k}"}
 
-    supports_filter = True  # knn_query(filter=...) restricts the graph search to allowed labels
+    def _apply(self, used: dict[str, Any]) -> None:
+        self._ef = int(used["ef_search"])
+        self.index.set_ef(self._ef)
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
-        ef = self.check_search_params(search_params).get("ef_search")
-        self.index.set_ef(int(ef) if ef else max(k, 10))
-        k = min(k, self.index.get_current_count())
+    def set_threads(self, n: int | None) -> int | None:
+        previous = int(self.index.num_threads)
+        self.index.set_num_threads(int(n) if n else -1)
+        return previous
+
+    def _scores(self, dist: Any) -> Any:
+        return (-dist if self.metric == "l2" else 1.0 - dist).astype(np.float32)
+
+    def _search(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
+        x = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(k, self.size)
         if allowed is not None:
-            return self._filtered(np.ascontiguousarray(queries, dtype=np.float32), k, allowed, int(ef or max(k, 10)))
-        labels, dist = self.index.knn_query(np.ascontiguousarray(queries, dtype=np.float32), k=k)
-        scores = -dist if self.metric == "l2" else 1.0 - dist
-        return scores.astype(np.float32), labels.astype(np.int64)
+            return self._filtered(x, k, allowed)
+        try:
+            labels, dist = self.index.knn_query(x, k=k)
+        except RuntimeError:
+            return self._short(x, k)
+        return self._scores(dist), labels.astype(np.int64)
 
-    def _filtered(self, queries: np.ndarray, k: int, allowed: np.ndarray, ef: int) -> tuple[np.ndarray, np.ndarray]:
+    def _found(self, q: Any, k: int, keep: Any = None) -> tuple[Any, Any]:
+        """The largest result the graph search returns for one query, at most k (a binary search over k: with ef
+        fixed at ≥ k the candidates found do not depend on k, so success is monotone in k)."""
+        lo, hi, best = 0, k, (np.zeros((1, 0), dtype=np.uint64), np.zeros((1, 0), dtype=np.float32))
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                best = self.index.knn_query(q[None, :], k=mid, num_threads=1, filter=keep)
+                lo = mid
+            except RuntimeError:
+                hi = mid - 1
+        return best
+
+    def _short(self, x: Any, k: int) -> tuple[Any, Any]:
+        """Per query, what the graph finds (fewer than k for some queries), padded with -1."""
+        self.index.set_ef(max(self._ef, k))
+        scores, rows = [], []
+        try:
+            for q in x:
+                try:
+                    labels, dist = self.index.knn_query(q[None, :], k=k, num_threads=1)
+                except RuntimeError:
+                    labels, dist = self._found(q, k)
+                scores.append(self._scores(dist[0]))
+                rows.append(labels[0].astype(np.int64))
+        finally:
+            self.index.set_ef(self._ef)
+        return pad_results(scores, rows, k)
+
+    def _filtered(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
         """Per query: hnswlib's filtered search; when it finds fewer than k allowed labels, retry with a doubled ef
-        (up to the index size), then with fewer results."""
-        from .base import pad_results
-
+        (up to the index size), then return what it finds."""
         keep = lambda label: bool(allowed[label])  # noqa: E731
-        n = self.index.get_current_count()
+        n = self.size
         k_allowed = min(k, int(np.count_nonzero(allowed)))
         scores, rows = [], []
-        for q in queries:
-            kk, e = k_allowed, max(ef, k_allowed)
-            if kk == 0:
-                scores.append(np.zeros(0, dtype=np.float32))
-                rows.append(np.zeros(0, dtype=np.int64))
-                continue
-            while True:
-                self.index.set_ef(e)
-                try:
-                    labels, dist = self.index.knn_query(q[None, :], k=kk, num_threads=1, filter=keep)
-                    break
-                except RuntimeError:
-                    if e < n:
-                        e = min(n, 2 * e)
-                    elif kk > 1:
-                        kk -= 1
-                    else:
-                        labels, dist = np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0), dtype=np.float32)
+        try:
+            for q in queries:
+                e = max(self._ef, k_allowed)
+                labels, dist = np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0), dtype=np.float32)
+                while k_allowed:
+                    self.index.set_ef(e)
+                    try:
+                        labels, dist = self.index.knn_query(q[None, :], k=k_allowed, num_threads=1, filter=keep)
                         break
-            s = -dist[0] if self.metric == "l2" else 1.0 - dist[0]
-            scores.append(s.astype(np.float32))
-            rows.append(labels[0].astype(np.int64))
-        self.index.set_ef(ef)
+                    except RuntimeError:
+                        if e >= n:
+                            labels, dist = self._found(q, k_allowed, keep)
+                            break
+                        e = min(n, 2 * e)
+                scores.append(self._scores(dist[0]))
+                rows.append(labels[0].astype(np.int64))
+        finally:
+            self.index.set_ef(self._ef)
         return pad_results(scores, rows, k)

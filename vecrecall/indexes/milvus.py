@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 import re
 import shutil
@@ -23,16 +22,16 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlparse
 
-import numpy as np
-
-from ..artifacts import write_json
 from ..errors import UserError
-from ..lazy import need
+from ..lazy import LazyModule, need
 from ..progress import progress
-from .base import Index, pad_results, refuse_unknown
+from .base import Index, pad_results
+from .params import Derived, Param, Spec, ef_search_param, hnsw_params, ivf_rules, nlist_param, nprobe_param, pq_params
+
+np = LazyModule("numpy")
 
 # milvus-lite logs a traceback when it cannot open a database; vecrecall reports that as one line instead.
 logging.getLogger("milvus_lite").addHandler(logging.NullHandler())
@@ -47,21 +46,53 @@ SEARCH_BATCH = 256
 VECTOR_FIELD = "vec"
 ROW_FIELD = "row"
 
-# index type -> vecrecall build parameters it takes
-TYPES: dict[str, set[str]] = {"FLAT": set(), "IVF_FLAT": {"nlist"}, "IVF_SQ8": {"nlist"}, "IVF_PQ": {"nlist", "pq_m", "pq_bits"},
-                              "HNSW": {"hnsw_m", "ef_construction"}, "DISKANN": set()}
 # what each flavour of Milvus builds (milvus-lite 3.x: faiss per segment; a server: Milvus's own index nodes)
 FLAVOURS: dict[str, tuple[str, ...]] = {"milvus-lite": ("FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW"),
                                         "server": ("FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "HNSW", "DISKANN")}
-ALIASES = {"IVF": "IVF_FLAT", "IVFFLAT": "IVF_FLAT"}
-SEARCH_PARAMS: dict[str, tuple[str, ...]] = {"FLAT": (), "IVF_FLAT": ("nprobe",), "IVF_SQ8": ("nprobe",), "IVF_PQ": ("nprobe",),
-                                             "HNSW": ("ef_search",), "DISKANN": ()}
+IVF_TYPES = ("IVF_FLAT", "IVF_SQ8", "IVF_PQ")
 NATIVE = {"nlist": "nlist", "pq_m": "m", "pq_bits": "nbits", "hnsw_m": "M", "ef_construction": "efConstruction",
           "nprobe": "nprobe", "ef_search": "ef"}
 METRICS = {"ip": "IP", "l2": "L2", "cosine": "COSINE"}
-DEFAULT_NPROBE = 8
-DEFAULT_HNSW_M = 16
-DEFAULT_EF_CONSTRUCTION = 200
+MAX_NLIST = 65536
+
+
+def _rules(params: dict[str, Any], ctx: dict[str, Any], where: str) -> None:
+    ivf_rules(params, ctx, where, nlist_limit=MAX_NLIST)
+    flavour = "server" if params.get("milvus_uri") else "milvus-lite"
+    if params["index_type"] not in FLAVOURS[flavour]:
+        raise UserError(f"--index-type {params['index_type']}: not supported by {flavour}; choose one of "
+                        f"{', '.join(FLAVOURS[flavour])}")
+    if params.get("milvus_uri"):
+        check_uri(params["milvus_uri"])
+    if params.get("collection"):
+        check_collection_name(params["collection"])
+
+
+SPEC = Spec(
+    name="milvus",
+    summary="Milvus through pymilvus: milvus-lite inside the index directory, or a server (--milvus-uri)",
+    index_types=("FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "HNSW", "DISKANN"),
+    type_aliases=(("IVF", "IVF_FLAT"), ("IVFFLAT", "IVF_FLAT")),
+    exact_types=("FLAT",),
+    params=(
+        nlist_param(IVF_TYPES, high=MAX_NLIST),
+        *pq_params(("IVF_PQ",)),
+        *hnsw_params(("HNSW",), m=16, ef_construction=200, m_high=2048),
+        Param("milvus_uri", str, "http://host:port of a Milvus server (token from $MILVUS_TOKEN).",
+              default_text="a milvus-lite database inside --out", column=False),
+        Param("collection", str, "Milvus collection name.", default_text="from --out's name", column=False),
+        nprobe_param(IVF_TYPES, default=Derived(
+            "min(8, nlist)", lambda c: min(8, int(c.get("nlist", 8)))), high=MAX_NLIST),
+        ef_search_param(("HNSW",), default=Derived(
+            "max(k, 64)", lambda c: max(int(c["k"]), 64))),
+    ),
+    filter="before ranking",
+    server=True,
+    add=True,
+    delete=True,
+    package="pymilvus, milvus-lite (pip install 'vecrecall[milvus]')",
+    rules=_rules,
+)
 
 
 def collection_name(out: str | Path | None) -> str:
@@ -92,17 +123,12 @@ def check_uri(uri: str) -> str:
     return uri
 
 
-def canonical_type(index_type: str | None) -> str:
-    name = (index_type or "FLAT").upper()
-    name = ALIASES.get(name, name)
-    if name not in TYPES:
-        raise UserError(f"--index-type {index_type}: unknown Milvus index type; choose one of {', '.join(TYPES)}")
-    return name
-
-
 def connect(uri: str, where: str) -> Any:
     """A MilvusClient for a server URI or a milvus-lite path; failures become one line naming the URI."""
     pymilvus = need("pymilvus")
+    # pymilvus logs every failed call with a traceback on stderr; vecrecall reports each as one line instead.
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     lite = not uri.startswith(("http://", "https://", "tcp://"))
     if lite:
         need("milvus_lite")
@@ -177,14 +203,17 @@ class _Handle:
 
 
 class MilvusIndex(Index):
-    backend: ClassVar[str] = "milvus"
-    supports_filter: ClassVar[bool] = True  # a row mask becomes a boolean expression Milvus applies before ranking
+    spec = SPEC  # a row mask becomes a boolean expression Milvus applies before ranking (filter: before ranking)
+    files = (LITE_DB,)
+    mutable_files = True
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any], handle: _Handle,
-                 staging: _Staging | None = None) -> None:
+                 staging: _Staging | None = None, size: int | None = None) -> None:
         super().__init__(metric, dim, params)
         self.handle = handle
         self.staging = staging  # set for an index built in this process
+        self._size: int | None = size
+        self._native: dict[str, int] = {}
         self._finalizer = weakref.finalize(self, _finish, handle, staging)
 
     @property
@@ -205,21 +234,19 @@ class MilvusIndex(Index):
                 "_overwrite": overwrite}
 
     @classmethod
-    def build(cls, data: np.ndarray, metric: str, params: dict[str, Any], seed: int = 0) -> "MilvusIndex":
+    def fit(cls, data: Any, metric: str, params: dict[str, Any], seed: int = 0) -> "MilvusIndex":
         """Insert `data` into a new collection and index it. Without a destination (`output_params` not applied,
         e.g. in a sweep) the collection is temporary: dropped when this object goes away."""
         params = dict(params)
         out = params.pop("_out", None)
         overwrite = bool(params.pop("_overwrite", False))
         uri = params.pop("milvus_uri", None)
-        index_type = canonical_type(params.pop("index_type", None))
-        collection = check_collection_name(params.pop("collection", None) or collection_name(out))
-        params = refuse_unknown(params, TYPES[index_type], f"milvus {index_type}")
+        index_type = params["index_type"]
+        collection = params.pop("collection", None) or collection_name(out)
         n, dim = data.shape
-        native = cls._build_params(index_type, params, n, dim)
+        native = {NATIVE[k]: int(v) for k, v in params.items() if k in NATIVE}
         stage = f"{collection}__{'building' if out else 'temporary'}_{os.getpid()}_{next(_COUNTER)}"
         if uri:
-            check_uri(uri)
             handle = _Handle(connect(uri, "--milvus-uri"), None)
             staging = _Staging(stage, collection, None, keep=bool(out))
             flavour = "server"
@@ -236,8 +263,6 @@ class MilvusIndex(Index):
                 raise
             flavour = "milvus-lite"
         try:
-            if index_type not in FLAVOURS[flavour]:
-                raise UserError(f"--index-type {index_type}: not supported by {flavour}; choose one of {', '.join(FLAVOURS[flavour])}")
             client = handle.client
             version = _server_version(client)
             if out and client.has_collection(collection) and not overwrite:
@@ -254,32 +279,11 @@ class MilvusIndex(Index):
             if isinstance(exc, pymilvus.exceptions.MilvusException):
                 raise UserError(f"Milvus ({flavour}) refused to build {index_type} over {n:,}×{dim} vectors: {_message(exc)}") from None
             raise
-        params.update({"index_type": index_type, "collection": collection if out else None, "flavour": flavour,
+        params.update({"collection": collection if out else None, "flavour": flavour,
                        "server_version": version, "milvus_uri": uri,
                        "storage": f"collection '{collection}' on the Milvus server {uri}" if uri else f"milvus-lite database {LITE_DB} in this directory"})
         params = {k: v for k, v in params.items() if v is not None}
-        return cls(metric, dim, params, handle, staging)
-
-    @staticmethod
-    def _build_params(index_type: str, params: dict[str, Any], n: int, dim: int) -> dict[str, Any]:
-        """Fill defaults into `params` (recorded in the manifest) and return Milvus's names for them."""
-        if "nlist" in TYPES[index_type]:
-            nlist = params.setdefault("nlist", max(1, int(round(math.sqrt(n)))))
-            if not 1 <= nlist <= min(n, 65536):
-                raise UserError(f"--nlist {nlist}: must be between 1 and min(number of vectors, 65536) = {min(n, 65536)}")
-        if index_type == "IVF_PQ":
-            m = params.setdefault("pq_m", max(d for d in range(1, max(1, dim // 4) + 1) if dim % d == 0))
-            params.setdefault("pq_bits", 8)
-            if m < 1 or dim % m:
-                raise UserError(f"--pq-m {m}: must divide the dimension {dim}")
-        if index_type == "HNSW":
-            params.setdefault("hnsw_m", DEFAULT_HNSW_M)
-            params.setdefault("ef_construction", DEFAULT_EF_CONSTRUCTION)
-            if not 2 <= params["hnsw_m"] <= 2048:
-                raise UserError(f"--hnsw-m {params['hnsw_m']}: Milvus takes 2 to 2048")
-            if params["ef_construction"] < 1:
-                raise UserError(f"--ef-construction {params['ef_construction']}: must be at least 1")
-        return {NATIVE[k]: int(v) for k, v in params.items() if k in NATIVE}
+        return cls(metric, dim, params, handle, staging, size=n)
 
     @staticmethod
     def _create(client: Any, name: str, dim: int, data: np.ndarray, index_type: str, metric: str,
@@ -325,11 +329,13 @@ class MilvusIndex(Index):
             self.handle.client = connect(path, "milvus-lite database")
             self.client.load_collection(self.collection)
         else:
+            from ..artifacts import write_json
+
             write_json(directory / SERVER_FILE, {"milvus_uri": self.params["milvus_uri"], "collection": self.collection,
                                                  "note": "the vectors live on this Milvus server, not in this directory"})
 
     @classmethod
-    def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "MilvusIndex":
+    def open(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "MilvusIndex":
         uri = params.get("milvus_uri")
         if uri:
             handle = _Handle(connect(uri, f"{directory}: Milvus server"), None)
@@ -356,36 +362,40 @@ class MilvusIndex(Index):
 
     # ---------------------------------------------------------------- search
 
-    def search_params(self) -> tuple[str, ...]:
-        return SEARCH_PARAMS[self.params["index_type"]]
+    def clamp(self, params: dict[str, Any], k: int) -> tuple[dict[str, Any], dict[str, str]]:
+        """Milvus needs ef ≥ k (vecrecall raises it) and probes at most nlist lists."""
+        used, why = dict(params), {}
+        if "ef_search" in used and used["ef_search"] < k:
+            used["ef_search"] = k
+            why["ef_search"] = f"Milvus needs ef ≥ k and -k is {k}"
+        if "nprobe" in used and used["nprobe"] > int(self.params["nlist"]):
+            used["nprobe"] = int(self.params["nlist"])
+            why["nprobe"] = f"there are only nlist = {self.params['nlist']} lists"
+        return used, why
 
-    def native_search_params(self, k: int, **given: Any) -> dict[str, Any]:
-        """Milvus search parameters: defaults nprobe 8, ef max(k, 64); ef is raised to k (Milvus needs ef ≥ k)."""
-        native = {NATIVE[name]: int(v) for name, v in given.items()}
-        kind = self.params["index_type"]
-        if "nprobe" in SEARCH_PARAMS[kind]:
-            native.setdefault("nprobe", min(DEFAULT_NPROBE, int(self.params["nlist"])))
-            if not 1 <= native["nprobe"] <= 65536:
-                raise UserError(f"--nprobe {native['nprobe']}: must be between 1 and 65536")
-        if kind == "HNSW":
-            native["ef"] = max(native.get("ef", max(k, 64)), k)
-        return native
+    def _apply(self, used: dict[str, Any]) -> None:
+        self._native = {NATIVE[name]: int(v) for name, v in used.items()}
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
-               **search_params: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, queries: Any, k: int, allowed: Any) -> tuple[Any, Any]:
         """Top-k; `allowed` (boolean mask over rows, from `query --filter`) is applied by Milvus as a pre-filter."""
-        given = self.check_search_params(search_params)
         if k > MAX_TOPK:
             raise UserError(f"-k {k}: Milvus returns at most {MAX_TOPK} results per query")
-        request = {"metric_type": METRICS[self.metric], "params": self.native_search_params(k, **given)}
+        native = dict(self._native)
+        if "ef" in native:
+            native["ef"] = max(native["ef"], k)  # over-fetching queries (filters, chunks) ask for more than -k
+        request = {"metric_type": METRICS[self.metric], "params": native}
         q = np.ascontiguousarray(queries, dtype=np.float32)
-        scores: list[np.ndarray] = []
-        positions: list[np.ndarray] = []
+        scores: list[Any] = []
+        positions: list[Any] = []
         sign = -1.0 if self.metric == "l2" else 1.0
+        pymilvus = need("pymilvus")
         for start in range(0, len(q), SEARCH_BATCH):
-            result = self.client.search(self.collection, data=q[start : start + SEARCH_BATCH], limit=k,
-                                        output_fields=[], search_params=request, anns_field=VECTOR_FIELD,
-                                        filter=rows_expression(allowed))
+            try:
+                result = self.client.search(self.collection, data=q[start : start + SEARCH_BATCH], limit=k,
+                                            output_fields=[], search_params=request, anns_field=VECTOR_FIELD,
+                                            filter=rows_expression(allowed))
+            except pymilvus.exceptions.MilvusException as exc:
+                raise UserError(f"{self.label()} search failed: {_message(exc)}") from exc
             for hits in result:
                 ids = getattr(hits, "ids", None)
                 if ids is None:  # older pymilvus: a list of dicts
@@ -396,6 +406,12 @@ class MilvusIndex(Index):
                 scores.append(sign * np.asarray(dist, dtype=np.float32))
         return pad_results(scores, positions, k)
 
+    @property
+    def size(self) -> int:
+        if self._size is None:
+            self._size = int(self.client.get_collection_stats(self.collection).get("row_count"))
+        return self._size
+
     def describe(self) -> dict[str, Any]:
         rows = None
         try:
@@ -405,7 +421,7 @@ class MilvusIndex(Index):
         return {**super().describe(), "rows": rows}
 
 
-def rows_expression(allowed: np.ndarray | None) -> str:
+def rows_expression(allowed: Any) -> str:
     """A Milvus boolean expression selecting the rows where `allowed` is True ('' = all rows).
 
     The filter itself is evaluated by vecrecall over ids.parquet (vecrecall.filters), so its semantics (dates,

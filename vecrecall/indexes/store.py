@@ -20,10 +20,27 @@ from ..errors import UserError
 from ..io.texts import FieldSpec, load_texts, source_entry
 from ..progress import console
 from .base import Index, check_metric, get_backend
+from .params import BUILD
+
+FILES_STAT = "files"  # manifest stats: relative path → bytes of every file the index directory holds
 
 
-def _dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def _file_sizes(path: Path) -> dict[str, int]:
+    return {f.relative_to(path).as_posix(): f.stat().st_size for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+def check_files(path: Path, recorded: dict[str, int] | None, backend: str) -> None:
+    """Refuse an index directory whose native files are missing or changed size since the build (a truncated copy,
+    an interrupted transfer): annoy, for one, would silently search whatever part of its file is left."""
+    for name, size in (recorded or {}).items():
+        f = path / name
+        if not f.is_file():
+            raise UserError(f"{f}: missing from the {backend} index directory; copy the whole directory or rebuild it "
+                            "with vecrecall build-index")
+        have = f.stat().st_size
+        if have != size:
+            raise UserError(f"{f}: {have:,} bytes but the {backend} index was saved with {size:,}; the file is truncated "
+                            "or was replaced: rebuild it with vecrecall build-index")
 
 
 def build_index(backend: str, out: str | Path, embeddings: str | Path | None = None, corpus: str | Path | None = None,
@@ -31,10 +48,12 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
                 fields: FieldSpec | None = None) -> Manifest:
     """Build an index with `backend` and save it as an index directory at `out`."""
     cls = get_backend(backend)
-    check_out(out, overwrite)
+    backend = cls.spec.name
     params = {k: v for k, v in (params or {}).items() if v is not None}
+    cls.spec.check(params, BUILD)  # names, types and ranges before anything is read
+    check_out(out, overwrite)
     params = cls.output_params(params, Path(out), overwrite)
-    if cls.input_kind == "text":
+    if cls.spec.input == "text":
         if corpus is None:
             raise UserError(f"--backend {backend} indexes text: pass --corpus (a BEIR directory or a corpus file)")
         table = load_texts(corpus, "corpus", fields)
@@ -42,7 +61,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
         source = source_entry(corpus, "corpus")
         inputs = {"corpus": source}
         dim = 0
-        metric = cls.metrics[0]  # text backends score with their own function (e.g. bm25)
+        metric = cls.spec.metrics[0]  # text backends score with their own function (e.g. bm25)
     else:
         if embeddings is None:
             raise UserError(f"--backend {backend} indexes vectors: pass --embeddings (the output of vecrecall encode)")
@@ -64,11 +83,13 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
         build_s = time.perf_counter() - t0
         index.save(tmp)
         ids.to_parquet(tmp / IDS_FILE, index=False)
+        files = _file_sizes(tmp)
         manifest = Manifest(
             type="index",
             params={"backend": backend, "metric": metric, "dim": dim, "seed": seed, **index.params},
             inputs=inputs,
-            stats={"n": len(ids), "build_s": round(build_s, 3), **index.timings, "bytes": _dir_bytes(tmp)},
+            stats={"n": len(ids), "build_s": round(build_s, 3), **index.timings, "bytes": sum(files.values()),
+                   **({} if cls.mutable_files else {FILES_STAT: files})},
         )
         write_dir_manifest(tmp, manifest)
     return manifest
@@ -91,8 +112,12 @@ class IndexDir:
         backend = get_backend(m.params["backend"])
         if not (p / IDS_FILE).exists():
             raise UserError(f"{p}: incomplete index directory ({IDS_FILE} missing); rebuild it with vecrecall build-index")
+        check_files(p, m.stats.get(FILES_STAT), backend.spec.name)
         ids = pd.read_parquet(p / IDS_FILE)
         index = backend.load(p, m.params["metric"], int(m.params.get("dim", 0)), dict(m.params))
+        if index.size != len(ids):
+            raise UserError(f"{p}: the {backend.spec.name} index holds {index.size:,} rows but {IDS_FILE} has {len(ids):,}; "
+                            "the directory mixes files of two builds: rebuild it with vecrecall build-index")
         col = "docid" if "docid" in ids.columns else "id"
         return cls(p, m, index, ids, ids[col].astype(str).to_numpy(dtype=object))
 

@@ -1,8 +1,10 @@
 """Sweep grids: YAML configs (several backends, build params apart from search params) and comma lists.
 
 A grid is a list of `BuildSet`s; each is built once and every one of its search-parameter sets runs against it
-(the ann-benchmarks `args` / `query_args` split). Parameter names are those of `build-index` and `query`,
-read from their command signatures so new backends' options are known here without edits.
+(the ann-benchmarks `args` / `query_args` split). Parameter names, types, ranges and default search grids come from
+each backend's spec (vecrecall.indexes.params), so a new backend's parameters are known here without edits. A build
+list given for several index types (`index_type: [IVF, HNSW]`, `nlist: [64, 128]`) applies each parameter to the
+types that take it.
 
 Numeric values may be expressions of the data size, evaluated safely:
   names  n (corpus vectors), dim, sqrt_n, k (largest k), and, in search values, the set's build parameters;
@@ -18,50 +20,17 @@ import itertools
 import json
 import math
 import operator
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UserError
-from ..indexes.base import REGISTRY, option
-
-# Options of build-index / query that are inputs or outputs, not index parameters.
-_NOT_PARAMS = {"embeddings", "corpus", "backend", "metric", "out", "seed", "overwrite", "json_out", "id_field",
-               "text_field", "title_field", "index", "queries", "k", "fmt", "run_tag", "model", "per_chunk",
-               "no_cache"}
-
-# Search grids used when a search parameter the built index takes is not given (keyed by parameter, not backend).
-DEFAULT_SEARCH = {
-    "nprobe": "pow2(1, nlist)",
-    "ef_search": "pow2(16, 512)",
-    "search_k": "times(n_trees*k, 1, 2, 4, 8, 16)",
-}
+from ..indexes.base import REGISTRY, get_spec
+from ..indexes.params import BUILD, SEARCH, Spec, canonical_name, option
 
 
-def _param_types(func: Callable[..., Any]) -> dict[str, type]:
-    hints = typing.get_type_hints(func)
-    out: dict[str, type] = {}
-    for name, hint in hints.items():
-        if name in _NOT_PARAMS or name == "return":
-            continue
-        args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-        out[name] = args[0] if args[0] in (int, float, str, bool) else str
-    return out
-
-
-def build_param_types() -> dict[str, type]:
-    """Build parameter name → type, from the `build-index` command."""
-    from ..cli.index import build_index
-
-    return _param_types(build_index)
-
-
-def search_param_types() -> dict[str, type]:
-    """Search parameter name → type, from the `query` command."""
-    from ..cli.query import query
-
-    return _param_types(query)
+def _types(spec: Spec, kind: str) -> dict[str, type]:
+    return {p.name: p.type for p in spec.all_params if p.kind == kind}
 
 
 @dataclass
@@ -73,31 +42,38 @@ class BuildSet:
     params: dict[str, Any]
     search: dict[str, Any] = field(default_factory=dict)  # name → list of values or an unevaluated expression
 
+    @property
+    def spec(self) -> Spec:
+        return get_spec(self.backend)
+
     def key(self) -> str:
         return json.dumps({"backend": self.backend, **self.params}, sort_keys=True, default=str)
 
-    def search_sets(self, ctx: dict[str, Any], taken: tuple[str, ...], built: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Concrete search sets for a built index that takes the parameters `taken` (defaults fill the rest).
+    def search_sets(self, ctx: dict[str, Any], taken: tuple[str, ...] | list[str],
+                    built: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Concrete search sets for a built index that takes the parameters `taken`: the grid's values for those,
+        the backend's default grid for the others; a grid parameter the index does not take is refused.
 
         Expressions see `ctx` and the index's build parameters as built (`built`, backend defaults included).
         """
-        grid = dict(self.search)
-        for name in taken:
-            if name not in grid and name in DEFAULT_SEARCH:
-                grid[name] = DEFAULT_SEARCH[name]
-        types = search_param_types()
+        spec = self.spec
         params = {**self.params, **(built or {})}
+        for name in self.search:
+            if name not in taken:
+                raise UserError(f"{self.name}: {spec.does_not_apply(name, SEARCH, params.get('index_type'), taken)}")
+        grid = dict(self.search)
+        defaults = spec.grids(params.get("index_type"))
+        for name in taken:
+            if name not in grid and name in defaults:
+                grid[name] = defaults[name]
+        types = _types(spec, SEARCH)
         env = {**ctx, **{k: v for k, v in params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
         values = {name: _values(raw, types.get(name, str), env, f"{self.name}: search {name}") for name, raw in grid.items()}
         if any(not v for v in values.values()):
             empty = next(n for n, v in values.items() if not v)
-            raise UserError(f"{self.name}: search {name_opt(empty)} has no values; give at least one")
+            raise UserError(f"{self.name}: search {option(empty)} has no values; give at least one")
         names = sorted(values)
         return [dict(zip(names, combo)) for combo in itertools.product(*(values[n] for n in names))] or [{}]
-
-
-def name_opt(name: str) -> str:
-    return option(name)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -196,6 +172,30 @@ def _check_keys(given: dict[str, Any], allowed: set[str], where: str) -> None:
             raise UserError(f"{where}: unknown key '{key}'; keys here: {', '.join(sorted(allowed))}")
 
 
+def _spec(backend: Any, where: str) -> Spec:
+    if str(backend).lower() not in REGISTRY:
+        raise UserError(f"{where}: unknown backend '{backend}'; choose one of {', '.join(sorted(REGISTRY))}")
+    return get_spec(str(backend).lower())
+
+
+def _check_names(spec: Spec, given: dict[str, Any], kind: str, where: str, cli: bool = False,
+                 index_type: str | None = None) -> dict[str, Any]:
+    """Keys of a build or search mapping, checked against the backend's table (spellings with '-' accepted)."""
+    out: dict[str, Any] = {}
+    known = [p.name for p in spec.all_params if p.kind == kind]
+    for key, value in given.items():
+        name = canonical_name(key)
+        if name not in known and cli:
+            raise UserError(spec.does_not_apply(name, kind, index_type))
+        if name not in known:
+            other = spec.param(name)
+            hint = f" ({option(name)} is a {other.kind} parameter)" if other is not None else ""
+            raise UserError(f"{where}: unknown key '{key}' for {spec.name}{hint}; {spec.name} {kind} parameters: "
+                            f"{', '.join(known) or 'none'}")
+        out[name] = value
+    return out
+
+
 def parse_config(data: Any, where: str, ctx: dict[str, Any]) -> list[BuildSet]:
     """Build sets from a parsed YAML config:
 
@@ -208,39 +208,59 @@ def parse_config(data: Any, where: str, ctx: dict[str, Any]) -> list[BuildSet]:
     entries = data.get("backends")
     if not isinstance(entries, dict) or not entries:
         raise UserError(f"{where}: 'backends' must map names to {{backend, build, search}} entries; the grid is empty")
-    btypes, stypes = build_param_types(), search_param_types()
     sets: list[BuildSet] = []
     for name, entry in entries.items():
         at = f"{where}: backends.{name}"
         if not isinstance(entry, dict):
             raise UserError(f"{at}: expected a mapping with keys backend, build, search")
         _check_keys(entry, ENTRY_KEYS, at)
-        backend = entry.get("backend", name)
-        if backend not in REGISTRY:
-            raise UserError(f"{at}: unknown backend '{backend}'; choose one of {', '.join(sorted(REGISTRY))}")
+        spec = _spec(entry.get("backend", name), at)
         build = entry.get("build") or {}
         search = entry.get("search") or {}
         for part, got in (("build", build), ("search", search)):
             if not isinstance(got, dict):
                 raise UserError(f"{at}.{part}: expected a mapping of parameter → value(s), got {got!r}")
-        _check_keys(build, set(btypes), f"{at}.build")
-        _check_keys(search, set(stypes), f"{at}.search")
-        sets.extend(expand_build(str(name), backend, build, search, ctx, btypes, at))
+        build = _check_names(spec, build, BUILD, f"{at}.build")
+        search = _check_names(spec, search, SEARCH, f"{at}.search")
+        sets.extend(expand_build(str(name), spec.name, build, search, ctx, where=at))
     return sets
 
 
 def expand_build(name: str, backend: str, build: dict[str, Any], search: dict[str, Any], ctx: dict[str, Any],
-                 btypes: dict[str, type] | None = None, where: str | None = None) -> list[BuildSet]:
-    """One BuildSet per combination of build values (expressions evaluated against `ctx`)."""
-    btypes = btypes or build_param_types()
+                 btypes: Any = None, where: str | None = None) -> list[BuildSet]:
+    """One BuildSet per combination of build values (expressions evaluated against `ctx`), each parameter applied
+    to the index types that take it; a parameter (build or search) that applies to none of the types is refused."""
+    spec = get_spec(backend)
     where = where or name
-    values = {k: _values(v, btypes.get(k, str), ctx, f"{where}.build.{k}") for k, v in build.items() if v is not None}
+    types = _types(spec, BUILD)
+    build = {canonical_name(k): v for k, v in build.items() if v is not None}
+    search = {canonical_name(k): v for k, v in search.items() if v is not None}
+    values = {k: _values(v, types.get(k, str), ctx, f"{where}.build.{k}") for k, v in build.items()}
     for k, v in values.items():
         if not v:
             raise UserError(f"{where}: build {option(k)} has no values; give at least one")
-    names = list(values)
-    combos = itertools.product(*(values[k] for k in names)) if names else [()]
-    return [BuildSet(name, backend, dict(zip(names, combo)), dict(search)) for combo in combos]
+    kinds: list[str | None] = [None]
+    if spec.index_types:  # each listed type, or the one the other parameters imply (faiss: a factory string)
+        first = {k: v[0] for k, v in values.items() if k != "index_type"}
+        kinds = list(dict.fromkeys(spec.index_type({**first, "index_type": t}) for t in values.get("index_type", [None])))
+    values.pop("index_type", None)
+    for k in list(values) + list(search):
+        kind = BUILD if k in values else SEARCH
+        p = spec.param(k)
+        if p is not None and not any(spec.applies(p, t) for t in kinds):
+            raise UserError(f"{where}: {spec.does_not_apply(k, kind, kinds[0] if len(kinds) == 1 else None)}"
+                            if len(kinds) == 1 else f"{where}: {option(k)} does not apply to {spec.name} "
+                            f"{', '.join(str(t) for t in kinds)}")
+    sets: list[BuildSet] = []
+    for t in kinds:
+        mine = {k: v for k, v in values.items() if spec.applies(spec.param(k), t)}
+        names = list(mine)
+        for combo in itertools.product(*(mine[k] for k in names)) if names else [()]:
+            params = ({"index_type": t} if t is not None and (len(kinds) > 1 or "index_type" in build) else {})
+            params.update(zip(names, combo))
+            mine_search = {k: v for k, v in search.items() if spec.param(k) is None or spec.applies(spec.param(k), t)}
+            sets.append(BuildSet(name if len(kinds) == 1 else f"{name}-{t}", spec.name, params, mine_search))
+    return sets
 
 
 def load_config(path: str | Path, ctx: dict[str, Any]) -> list[BuildSet]:
@@ -274,16 +294,23 @@ def split_list(text: str, where: str) -> list[str]:
     return items
 
 
-def parse_assignments(pairs: list[str], where: str, known: dict[str, type]) -> dict[str, list[str]]:
-    """['nlist=64,128', …] → {'nlist': ['64', '128']}; names must be known parameters."""
+def option_lists(given: dict[str, str], where: str = "") -> dict[str, list[str]]:
+    """Command-line values as lists: comma-separated, except for parameters whose value may hold a comma (a faiss
+    factory string), which stay one value."""
+    from ..indexes.base import specs
+
+    single = {p.name for s in specs().values() for p in s.all_params if p.single}
+    return {name: [text] if name in single else split_list(text, f"{where}{option(name)}") for name, text in given.items()}
+
+
+def parse_assignments(pairs: list[str], where: str) -> dict[str, list[str]]:
+    """['nlist=64,128', …] → {'nlist': ['64', '128']} (names are checked against the backend's table later)."""
     out: dict[str, list[str]] = {}
     for pair in pairs:
         name, sep, vals = pair.partition("=")
-        name = name.strip().lstrip("-").replace("-", "_")
+        name = canonical_name(name)
         if not sep or not name:
             raise UserError(f"{where} {pair!r}: expected NAME=V1,V2 (e.g. nlist=64,128)")
-        if name not in known:
-            raise UserError(f"{where} {pair!r}: unknown parameter '{name}'; parameters: {', '.join(sorted(known))}")
         out[name] = split_list(vals, f"{where} {name}")
     return out
 
@@ -291,10 +318,13 @@ def parse_assignments(pairs: list[str], where: str, known: dict[str, type]) -> d
 def command_line_grid(backend: str, build: dict[str, list[str]], search: dict[str, list[str]],
                       ctx: dict[str, Any]) -> list[BuildSet]:
     """Build sets from comma lists given as options (values may be expressions as in YAML)."""
-    if backend not in REGISTRY:
-        raise UserError(f"--backend {backend}: unknown backend; choose one of {', '.join(sorted(REGISTRY))}")
-    label = backend + (f"-{build['index_type'][0]}" if "index_type" in build and len(build["index_type"]) == 1 else "")
-    return expand_build(label, backend, build, search, ctx, where="command line")
+    spec = _spec(backend, f"--backend {backend}")
+    kinds = build.get("index_type") or []
+    one = spec.index_type({"index_type": kinds[0]}) if len(kinds) == 1 and spec.index_types else None
+    build = _check_names(spec, build, BUILD, "command line", cli=True, index_type=one)
+    search = _check_names(spec, search, SEARCH, "command line", cli=True, index_type=one)
+    label = spec.name + (f"-{kinds[0]}" if len(kinds) == 1 else "")
+    return expand_build(label, spec.name, build, search, ctx, where="command line")
 
 
 def data_context(n: int, dim: int, ks: list[int]) -> dict[str, Any]:

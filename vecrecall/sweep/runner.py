@@ -4,28 +4,24 @@ interrupted sweep keeps its finished rows and `--resume` skips them)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import os
 import platform
-import shutil
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pandas as pd
 
 from ..artifacts import MANIFEST, Manifest, atomic_file, read_manifest, write_json
 from ..errors import UserError
-from ..indexes.base import Index, get_backend, option
+from ..indexes.base import Index, get_backend, specs
+from ..indexes.params import BUILD, SEARCH
 from ..progress import console
 from .data import SweepData
-from .grid import BuildSet, build_param_types, data_context, search_param_types
+from .grid import BuildSet, data_context
 from .groundtruth import GroundTruth, cached_topk, recall_at
 from .harness import batch_search, single_query_latency
 from .pareto import pareto_mask, speed_of
@@ -62,6 +58,7 @@ class SweepOutcome:
     ground_truth: str
     manifest: Manifest
     elapsed_s: float
+    notes: list[str] = field(default_factory=list)  # settings that ran as another (clamped), measured once
 
 
 @dataclass
@@ -77,28 +74,9 @@ class Prebuilt:
 # Validation before anything is written
 # ---------------------------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence C-level stderr (faiss clustering warnings on the tiny probe data)."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-
-
 def check_grid(sets: list[BuildSet], data: SweepData, ks: list[int], seed: int, prebuilt: Prebuilt | None) -> None:
-    """Refuse a bad grid before any work: empty grid, k > corpus, nlist > n, PQ m not dividing dim, and parameters a
-    backend does not take (found by building each distinct configuration on a few hundred rows)."""
+    """Refuse a bad grid before any work, from the backends' tables alone (no build): an empty grid, k > corpus,
+    a parameter a backend or index type does not take, a value out of range, nlist > n, a PQ m not dividing dim."""
     if not sets:
         raise UserError("the grid is empty: give --config or --backend with parameter values")
     for k in ks:
@@ -106,46 +84,23 @@ def check_grid(sets: list[BuildSet], data: SweepData, ks: list[int], seed: int, 
             raise UserError(f"-k {k}: must be between 1 and the number of corpus vectors ({data.n:,})")
     ctx = data_context(data.n, data.dim, ks)
     for bs in sets:
-        nlist = bs.params.get("nlist")
-        if isinstance(nlist, (int, float)) and not 1 <= nlist <= data.n:
-            raise UserError(f"{bs.name}: {option('nlist')} {nlist} must be between 1 and the number of vectors "
-                            f"({data.n:,}); ≈√n = {round(math.sqrt(data.n))} is a good start")
-        m = bs.params.get("pq_m")
-        if isinstance(m, int) and (m < 1 or data.dim % m):
-            divisors = [d for d in range(1, data.dim + 1) if data.dim % d == 0 and d <= data.dim // 2]
-            raise UserError(f"{bs.name}: {option('pq_m')} {m} must divide the dimension {data.dim} "
-                            f"(e.g. {', '.join(map(str, divisors[-4:]))})")
-    if prebuilt is not None:
-        for bs in sets:
-            for s in bs.search_sets(ctx, prebuilt.index.search_params(), prebuilt.index.params):
-                prebuilt.index.check_search_params(s)
-        return
-    probe = data.corpus[: min(data.n, PROBE_ROWS)]
-    seen: set[str] = set()
-    for bs in sets:
-        shape = json.dumps([bs.backend, sorted(bs.params), {k: v for k, v in bs.params.items() if isinstance(v, str)},
-                            sorted(bs.search)], sort_keys=True)
-        if shape in seen:
-            continue
-        seen.add(shape)
-        cls = get_backend(bs.backend)
-        if cls.input_kind != "vectors":
+        spec = bs.spec
+        if spec.input != "vectors":
             raise UserError(f"{bs.name}: {bs.backend} indexes text; sweep measures recall against exact vector "
                             "neighbours, so it takes vector backends only (score text backends with query + eval)")
-        if data.metric not in cls.metrics:
-            raise UserError(f"{bs.name}: --metric {data.metric} is not supported by {bs.backend} ({', '.join(cls.metrics)})")
-        try:
-            with _quiet_native_stderr():
-                index = cls.build(probe, data.metric, dict(bs.params), seed)
-        except UserError as exc:
-            # On the probe's few rows a size-dependent value may fail although it is fine at full size; only
-            # errors about the parameters themselves count then.
-            if len(probe) == data.n or "does not apply" in str(exc) or "unknown" in str(exc):
-                raise UserError(f"{bs.name}: {exc}") from None
-            continue
-        for s in bs.search_sets(ctx, index.search_params(), {**index.params, **bs.params}):
+        if data.metric not in spec.metrics:
+            raise UserError(f"{bs.name}: --metric {data.metric} is not supported by {bs.backend} ({', '.join(spec.metrics)})")
+        if prebuilt is not None:
+            built, taken = prebuilt.index.params, prebuilt.index.search_names()
+        else:
             try:
-                index.check_search_params(s)
+                built = spec.resolve(bs.params, BUILD, {"n": data.n, "dim": data.dim})
+            except UserError as exc:
+                raise UserError(f"{bs.name}: {exc}") from None
+            taken = spec.names(SEARCH, built.get("index_type"))
+        for s in bs.search_sets(ctx, taken, built):
+            try:
+                spec.check(s, SEARCH, built.get("index_type"), allowed=taken)
             except UserError as exc:
                 raise UserError(f"{bs.name}: {exc}") from None
 
@@ -154,16 +109,17 @@ def check_grid(sets: list[BuildSet], data: SweepData, ks: list[int], seed: int, 
 # Measuring one setting
 # ---------------------------------------------------------------------------------------------------------------
 
-def measure(index: Index, data: SweepData, gt: GroundTruth, params: dict[str, Any], cfg: SweepSettings) -> dict[str, Any]:
-    """Recall, latency percentiles, batch QPS and (with qrels) end quality of one search setting."""
+def measure(index: Index, data: SweepData, gt: GroundTruth, cfg: SweepSettings) -> dict[str, Any]:
+    """Recall, latency percentiles, batch QPS and (with qrels) end quality of the index's configured setting."""
     kmax = max(cfg.ks)
     lat_q = data.queries if not cfg.latency_queries else data.queries[: cfg.latency_queries]
-    lat = single_query_latency(index, lat_q, kmax, params, cfg.passes, cfg.warmup)
-    qps, scores, positions = batch_search(index, data.queries, kmax, params, cfg.threads, cfg.passes)
+    lat = single_query_latency(index, lat_q, kmax, None, cfg.passes, cfg.warmup)
+    qps, scores, positions = batch_search(index, data.queries, kmax, None, cfg.threads, cfg.passes)
     row: dict[str, Any] = {}
     for k in cfg.ks:
         row[f"recall@{k}"] = float(recall_at(gt, positions, data.corpus, data.queries, data.metric, k).mean())
-    row.update(p50_ms=lat.percentile(50), p95_ms=lat.percentile(95), p99_ms=lat.percentile(99), qps=qps)
+    row.update(p50_ms=lat.percentile(50), p95_ms=lat.percentile(95), p99_ms=lat.percentile(99), qps=qps,
+               short_queries=int(((positions >= 0).sum(axis=1) < kmax).sum()))
     if cfg.qrels is not None and cfg.measures:
         from ..metrics import evaluate_runs
 
@@ -174,21 +130,43 @@ def measure(index: Index, data: SweepData, gt: GroundTruth, params: dict[str, An
     return row
 
 
-def _index_bytes(index: Index) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="vecrecall-sweep-size-"))
-    try:
-        index.save(tmp)
-        return sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _label(backend: str, built: dict[str, Any], given: dict[str, Any]) -> str:
+def _label(bs: BuildSet, built: dict[str, Any]) -> str:
     kind = built.get("index_type")
-    shown = " ".join(f"{k}={v}" for k, v in sorted(given.items()) if k not in ("index_type", "factory", "threads"))
-    if given.get("factory"):
-        shown = f"{given['factory']} {shown}".strip()
-    return " ".join(x for x in (backend, str(kind) if kind else "", shown) if x)
+    spec = bs.spec
+    shown = " ".join(f"{k}={v}" for k, v in sorted(bs.params.items())
+                     if k != "index_type" and (spec.param(k) is None or spec.param(k).column or isinstance(v, str)))
+    return " ".join(x for x in (bs.backend, str(kind) if kind and len(spec.index_types) > 1 else "", shown) if x)
+
+
+def prebuilt_params(loaded: Any) -> dict[str, Any]:
+    """The build parameters recorded in a saved index's manifest (what `sweep --index` reports it was built with)."""
+    spec = get_backend(loaded.manifest.params["backend"]).spec
+    names = set(spec.names(BUILD))
+    return {k: v for k, v in loaded.manifest.params.items() if k in names}
+
+
+def row_title(row: Any) -> str:
+    """'faiss IVF', 'hnswlib HNSW', 'faiss factory IVF16,SQ8': the backend and index type of a results row."""
+    kind = row.get("index_type")
+    title = f"{row['backend']} {kind}" if isinstance(kind, str) else str(row["backend"])
+    spec = get_backend(row["backend"]).spec
+    extra = [str(row[p.name]) for p in spec.all_params if p.single and isinstance(row.get(p.name), str)]
+    return " ".join([title, *extra])
+
+
+def param_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(build, search) parameter columns of a results table worth showing: those some backend marks as columns
+    (not bookkeeping such as train_size), present and set in some row."""
+    build: list[str] = []
+    search: list[str] = []
+    for spec in specs().values():
+        for p in spec.all_params:
+            if p.name == "index_type" or not p.column or p.name not in table.columns or not table[p.name].notna().any():
+                continue
+            target = build if p.kind == BUILD else search
+            if p.name not in target:
+                target.append(p.name)
+    return build, search
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -240,8 +218,9 @@ class _Bar:
 
 def _estimate(bs: BuildSet, ctx: dict[str, Any], prebuilt: Prebuilt | None) -> int:
     try:
-        taken = prebuilt.index.search_params() if prebuilt else tuple(bs.search)
-        return len(bs.search_sets(ctx, taken, prebuilt.index.params if prebuilt else None))
+        built = prebuilt.index.params if prebuilt else bs.spec.resolve(bs.params, BUILD, ctx)
+        taken = prebuilt.index.search_names() if prebuilt else bs.spec.names(SEARCH, built.get("index_type"))
+        return len(bs.search_sets(ctx, taken, built))
     except UserError:
         return 1
 
@@ -277,7 +256,6 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
     t_start = time.perf_counter()
     check_grid(sets, data, cfg.ks, cfg.seed, prebuilt)
     ctx = data_context(data.n, data.dim, cfg.ks)
-    btypes, stypes = build_param_types(), search_param_types()
     params = {"ks": cfg.ks, "metric": data.metric, "seed": cfg.seed, "passes": cfg.passes, "warmup": cfg.warmup,
               "threads": cfg.threads, "latency_queries": cfg.latency_queries, "pareto_by": cfg.pareto_by,
               "measures": cfg.measures,
@@ -303,6 +281,8 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
         return m
 
     estimates = [_estimate(bs, ctx, prebuilt) for bs in sets]
+    notes: list[str] = []
+    kmax = max(cfg.ks)
     with _Bar(sum(estimates)) as bar:
         total = sum(estimates)
         completed = 0
@@ -323,29 +303,39 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                 t0 = time.perf_counter()
                 index = cls.build(data.corpus, data.metric, dict(bs.params), cfg.seed)
                 build_s = time.perf_counter() - t0
-                nbytes = _index_bytes(index)
+                nbytes = index.nbytes()
                 builds += 1
-            searches = bs.search_sets(ctx, index.search_params(), {**index.params, **bs.params})
+            searches = bs.search_sets(ctx, index.search_names(), {**index.params, **bs.params})
             total += len(searches) - estimates[i]
             bar.update(total=total)
-            built = {k: v for k, v in index.params.items() if k in btypes}
-            label = _label(bs.backend, index.params, bs.params)
+            bnames = set(cls.spec.names(BUILD))
+            built = {k: v for k, v in index.params.items() if k in bnames}
+            label = _label(bs, index.params)
+            ran: dict[str, dict[str, Any]] = {}  # used setting → its row (requested settings that ran the same)
             for s in searches:
-                s = index.check_search_params(s)
-                skey = json.dumps({"build": json.loads(bkey), "search": s}, sort_keys=True, default=str)
+                settings = index.configure(s, kmax)
+                used = settings.used
+                skey = json.dumps({"build": json.loads(bkey), "search": used}, sort_keys=True, default=str)
+                if skey in ran:  # the library runs this setting exactly as an earlier one (a clamp): measured once
+                    ran[skey]["requested"].append(settings.requested)
+                    completed += 1
+                    bar.update(completed=completed)
+                    continue
                 if skey in done:
                     completed += 1
                     bar.update(completed=completed)
                     continue
-                bar.update(description=f"{label} {s}")
+                bar.update(description=f"{label} {used}")
                 row: dict[str, Any] = {"name": bs.name, "label": label, "backend": bs.backend,
                                        "index_type": index.params.get("index_type")}
                 row.update(built)
-                row.update({k: s.get(k) for k in stypes if k in s})
-                row.update(measure(index, data, gt, s, cfg))
+                row.update(used)
+                row.update(measure(index, data, gt, cfg))
                 row.update(build_s=round(build_s, 4), index_bytes=int(nbytes), build_key=bkey, setting=skey,
                            build_json=json.dumps(bs.params, sort_keys=True, default=str),
-                           search_json=json.dumps(s, sort_keys=True, default=str))
+                           search_json=json.dumps(used, sort_keys=True, default=str))
+                ran[skey] = {"row": row, "requested": [settings.requested]}
+                row["requested_json"] = json.dumps([settings.requested], sort_keys=True, default=str)
                 rows.append(row)
                 done.add(skey)
                 if out is not None:
@@ -353,10 +343,25 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                     save_manifest(False)
                 completed += 1
                 bar.update(completed=completed)
+            for entry in ran.values():
+                requested = entry["requested"]
+                entry["row"]["requested_json"] = json.dumps(requested, sort_keys=True, default=str)
+                if len(requested) > 1 or any(entry["row"].get(n) != v for n, v in requested[0].items()):
+                    notes.append(_collapse_note(label, requested, entry["row"], kmax))
             finished.add(bkey)
             del index
     table = _write_results(out, rows, cfg) if out is not None else pd.DataFrame(rows)
     if out is None and len(table):
         table["pareto"] = pareto_mask(table[cfg.recall_col].to_numpy(), speed_of(table["qps"], table["p50_ms"], cfg.pareto_by))
     manifest = save_manifest(True)
-    return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start)
+    return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start, notes)
+
+
+def _collapse_note(label: str, requested: list[dict[str, Any]], row: dict[str, Any], k: int) -> str:
+    """'hnswlib: ef_search=16, ef_search=32 all run as ef_search=100 at k=100 (…); measured once, one row'."""
+    changed = sorted({name for r in requested for name, v in r.items() if row.get(name) != v})
+    asked = ", ".join(" ".join(f"{n}={r[n]}" for n in changed if n in r) for r in requested)
+    used = " ".join(f"{n}={row.get(n)}" for n in changed)
+    if len(requested) == 1:
+        return f"{label}: {asked} runs as {used} at k={k} (the library clamps it); the row shows {used}"
+    return f"{label}: {asked} all run as {used} at k={k} (the library clamps them); measured once, one row"

@@ -30,9 +30,10 @@ def write_qrels(path: Path, qrels: pd.DataFrame) -> None:
             fh.write(f"{q}\t{d}\t{int(r)}\n")
 
 
-def exact_run(model: str, corpus_path: str | Path, queries_file: Path, k: int, fields: Any = None,
+def exact_run(model: str, corpus_path: str | Path, queries: Path | dict[str, str], k: int, fields: Any = None,
               use_cache: bool = True) -> pd.DataFrame:
-    """encode → faiss Flat → query, in a temporary directory: the run `vecrecall query` would produce."""
+    """encode → faiss Flat → query: the run `vecrecall query` would produce. `queries` is a query file or a mapping
+    qid → text (searched in memory, no query file written); the corpus index is built in a temporary directory."""
     from ..embed import encode_source
     from ..indexes.store import build_index
     from ..search import run_query
@@ -40,7 +41,7 @@ def exact_run(model: str, corpus_path: str | Path, queries_file: Path, k: int, f
     with tempfile.TemporaryDirectory(prefix="vecrecall-eval-") as tmp:
         encode_source(corpus_path, "corpus", Path(tmp) / "emb", model=model, spec=fields, use_cache=use_cache)
         build_index("faiss", Path(tmp) / "flat", embeddings=Path(tmp) / "emb")
-        return run_query(Path(tmp) / "flat", queries_file, k=k, use_cache=use_cache).run
+        return run_query(Path(tmp) / "flat", queries, k=k, use_cache=use_cache).run
 
 
 @dataclass

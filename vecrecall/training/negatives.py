@@ -182,16 +182,12 @@ def candidates_from_run(run: Any) -> Candidates:
 
 
 def candidates_from_index(index: str | Path, queries: dict[str, str], depth: int) -> Candidates:
-    """Search an index directory with the queries through the query stage (the same code path as `vecrecall query`)."""
-    import json
+    """Search an index directory with the queries (qid → text) through the in-memory query core, the same code path
+    as `vecrecall query`."""
+    from ..indexes.store import IndexDir
+    from ..search import search
 
-    from ..search import run_query
-
-    with tempfile.TemporaryDirectory(prefix="vecrecall-mine-") as tmp:
-        qfile = Path(tmp) / "queries.jsonl"
-        qfile.write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
-        res = run_query(index, qfile, k=depth, use_cache=False)
-    return candidates_from_run(res.run)
+    return candidates_from_run(search(IndexDir.load(index), queries, k=depth, use_cache=False).run)
 
 
 def candidates_from_model(model: str, corpus_path: str | Path, queries: dict[str, str], depth: int,
