@@ -309,8 +309,6 @@ def test_metric_warning_for_build_index(tmp_path):
     assert metric_warning(read_manifest(tmp_path / "plain"), "cosine") is None  # nothing recorded, nothing to say
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's one-line hook in search.query_encoder (see the vectors "
-                   "helper's report); remove this marker when it is in")
 def test_query_texts_against_imported_vectors_is_refused_clearly(tmp_path, vr, sample):
     np.save(tmp_path / "x.npy", vectors(30, 64))
     assert vr("import-vectors", tmp_path / "x.npy", "--out", tmp_path / "emb").exit_code == 0

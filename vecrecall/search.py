@@ -24,6 +24,7 @@ from .errors import UserError
 from .indexes.store import IndexDir
 from .io.interactions import plain_queries
 from .io.texts import FieldSpec, load_texts, looks_like_texts, source_entry
+from .io.vectors.external import require_query_vectors
 from .progress import progress
 
 
@@ -66,6 +67,7 @@ def query_encoder(index: IndexDir, model: str | None) -> tuple[Encoder, EncodeSe
     if emb is None:
         raise UserError(f"{index.path}: the index records no embeddings lineage, so query texts cannot be encoded; "
                         "pass query embeddings made by vecrecall encode")
+    require_query_vectors(index.path, emb)  # imported vectors (model "external"): no encoder for query texts
     recorded = emb.params["model"]
     encoder = load_encoder(model if model else recorded_model(emb))
     if encoder.fingerprint != recorded.get("fingerprint"):

@@ -18,6 +18,7 @@ from ..artifacts import IDS_FILE, Manifest, atomic_dir, check_out, input_entry, 
 from ..encoders import l2_normalize
 from ..errors import UserError
 from ..io.texts import FieldSpec, load_texts, source_entry
+from ..io.vectors.external import metric_warning
 from ..progress import console
 from .base import Index, check_metric, get_backend
 from .params import BUILD
@@ -67,6 +68,8 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
             raise UserError(f"--backend {backend} indexes vectors: pass --embeddings (the output of vecrecall encode)")
         check_metric(metric, cls)
         emb = load_embeddings(embeddings)
+        if warning := metric_warning(emb.manifest, metric):
+            console.print(f"[yellow]warning[/]: {warning}")
         if emb.vectors.shape[0] == 0:
             raise UserError(f"{embeddings}: no vectors to index")
         check_vectors_finite(emb.vectors, str(Path(embeddings) / "embeddings.npy"))
