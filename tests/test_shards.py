@@ -167,6 +167,10 @@ def test_empty_texts_are_left_out_with_a_warning(vr, tmp_path):
     r = vr("encode", "--queries", tmp_path / "q.jsonl", "--out", tmp_path / "q", "--model", FAST_MODEL, "--no-normalize")
     assert r.exit_code == 0 and "1 of 2 queries" in r.stderr and "they get no results" in r.stderr
     assert load_embeddings(tmp_path / "q").ids["id"].tolist() == ["q1"]
+    # query texts straight into `query`: the empty one is counted in a warning
+    assert vr("build-index", "--embeddings", tmp_path / "e", "--out", tmp_path / "i").exit_code == 0
+    r = vr("query", "--index", tmp_path / "i", "--queries", tmp_path / "q.jsonl", "--out", tmp_path / "r.parquet")
+    assert r.exit_code == 0 and "1 of 2 queries have no text the model can encode" in r.stderr
     (tmp_path / "none.jsonl").write_text(json.dumps({"_id": "x", "text": ""}) + "\n")
     assert_user_error(vr("encode", "--corpus", tmp_path / "none.jsonl", "--out", tmp_path / "n", "--model", FAST_MODEL),
                       "every corpus record to encode has empty text")

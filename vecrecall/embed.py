@@ -279,7 +279,7 @@ def _encode_block(k: int, records: list[TextRecord], source: Path, role: Role, e
     if keep.any():
         raw = encode_texts(encoder, [t for t, ok in zip(texts, keep) if ok], EncodeSettings(
             normalize=False, query_prefix=settings.query_prefix, doc_prefix=settings.doc_prefix,
-            batch_size=settings.batch_size), role, cache)
+            batch_size=settings.batch_size), role, cache, warn_empty=False)
         vecs[keep] = raw
     if not np.isfinite(vecs).all():
         bad = rows[int(np.argmax(~np.isfinite(vecs).all(axis=1)))]["id"]

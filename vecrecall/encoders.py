@@ -304,11 +304,12 @@ def _encode_by_length(encoder: Encoder, texts: list[str], batch_size: int) -> np
 
 
 def encode_texts(encoder: Encoder, texts: list[str], settings: EncodeSettings, role: str,
-                 cache: VectorCache | None = None) -> np.ndarray:
+                 cache: VectorCache | None = None, warn_empty: bool = True) -> np.ndarray:
     """Encode with the role's prefix, through the cache, normalising if asked; float32 (len(texts) × dim) out.
 
     Texts are encoded longest first (length-aware batching: batches of similar length pad little), for every
-    backend, and returned in the order given."""
+    backend, and returned in the order given. Empty texts (or zero vectors) are counted in a warning on stderr
+    unless `warn_empty` is False (the caller handles them)."""
     prefixed = [settings.prefix(role) + t for t in texts]
     if cache is None:
         vecs = _encode_by_length(encoder, prefixed, settings.batch_size)
@@ -324,4 +325,12 @@ def encode_texts(encoder: Encoder, texts: list[str], settings: EncodeSettings, r
         for i, k in enumerate(keys):
             if k in hits:
                 vecs[i] = hits[k]
+    if warn_empty:
+        empty = sum(1 for t in texts if not t.strip()) or int((~vecs.any(axis=1)).sum())
+        if empty:
+            from .progress import console
+
+            what = "documents" if role == "corpus" else "queries"
+            console.print(f"[yellow]warning:[/] {empty:,} of {len(texts):,} {what} have no text the model can encode; "
+                          "their vectors tie with everything (vecrecall encode leaves such rows out)", highlight=False)
     return l2_normalize(vecs) if settings.normalize else vecs
