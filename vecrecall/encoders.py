@@ -142,6 +142,8 @@ class SentenceTransformerEncoder(Encoder):
             record = read_export(self.export_dir)
             self._inputs = record["inputs"]
             self._run = make_runner(self.export_dir, record, threads)
+            if hasattr(self.model[0], "model"):  # the exported graph replaces the PyTorch weights: free them
+                self.model[0].model = None
             self.name, self.path = f"{name} [{self.spec.label}]", self.export_dir
             self.fingerprint = hashlib.sha256(f"{self.spec.label}:{self.base_fingerprint}:"
                                               f"{graph_fingerprint(self.export_dir)}".encode()).hexdigest()[:16]
