@@ -17,8 +17,7 @@ def merge(
 ) -> None:
     """Join the shards of one encode into one embeddings artifact.
 
-    The shards must share source file, model fingerprint (backend and quantisation included) and settings, and
-    cover every record exactly once; otherwise one line names the two shards that disagree and nothing is written.
+    The shards must share source file, model fingerprint (backend and quantisation included) and settings, and cover every record exactly once; otherwise one line names the two shards that disagree and nothing is written.
 
     Example: vecrecall merge runs/emb.0 runs/emb.1 --out runs/emb
     """
