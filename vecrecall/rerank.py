@@ -2,15 +2,12 @@
 
 For each query the run's `depth` best documents (by score, ties by docid) are scored as (query text, document text)
 pairs; the output is those documents ordered by the new score (ties broken by docid as trec_eval does), cut to k (k ≤ depth). Scores are cached
-in SQLite under $VECRECALL_CACHE_DIR (default ~/.cache/vecrecall) by (scorer fingerprint, qid, docid), together with
-a hash of both texts so an edited text is scored again.
+by vecrecall.cache (kind `rerank`, under $VECRECALL_CACHE_DIR, default ~/.cache/vecrecall), keyed by the scorer's
+fingerprint and both texts, so an edited text is scored again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .cache import Cache
 from .errors import UserError
 from .io.runs import COLUMNS, rank_run
 
@@ -83,35 +81,25 @@ class BiEncoderScorer(PairScorer):
 
 
 class ScoreCache:
-    """(scorer fingerprint, qid, docid) → score, with a hash of the two texts; one SQLite file."""
+    """(scorer fingerprint, query text, document text) → score, through the one vecrecall cache (kind `rerank`)."""
 
     def __init__(self, root: Path | None = None) -> None:
-        root = root or Path(os.environ.get("VECRECALL_CACHE_DIR", Path.home() / ".cache" / "vecrecall"))
-        root.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(root / "rerank-scores.sqlite")
-        self.db.execute("CREATE TABLE IF NOT EXISTS score (model TEXT, qid TEXT, docid TEXT, h BLOB, s REAL, "
-                        "PRIMARY KEY (model, qid, docid))")
+        self.cache = Cache("rerank", "rerank-v2", root)
 
-    @staticmethod
-    def text_hash(query: str, doc: str) -> bytes:
-        return hashlib.sha256(f"{query}\x00{doc}".encode()).digest()[:16]
+    def _keys(self, model: str, pairs: list[tuple[str, str]]) -> list[bytes]:
+        return [self.cache.key(model, q, d) for q, d in pairs]
 
-    def get(self, model: str, keys: list[tuple[str, str]], hashes: list[bytes]) -> dict[int, float]:
-        found: dict[int, float] = {}
-        want = {k: i for i, k in enumerate(keys)}
-        for qid in sorted({q for q, _ in keys}):
-            for docid, h, s in self.db.execute("SELECT docid, h, s FROM score WHERE model = ? AND qid = ?", (model, qid)):
-                i = want.get((qid, docid))
-                if i is not None and h == hashes[i]:
-                    found[i] = s
-        return found
+    def get(self, model: str, pairs: list[tuple[str, str]]) -> dict[int, float]:
+        """Cached scores by position in `pairs`."""
+        keys = self._keys(model, pairs)
+        found = self.cache.get_arrays(keys, "float64")
+        return {i: float(found[k][0]) for i, k in enumerate(keys) if k in found}
 
-    def put(self, model: str, rows: list[tuple[str, str, bytes, float]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO score VALUES (?, ?, ?, ?, ?)", [(model, *r) for r in rows])
-        self.db.commit()
+    def put(self, model: str, pairs: list[tuple[str, str]], scores: np.ndarray) -> None:
+        self.cache.put_arrays(self._keys(model, pairs), np.asarray(scores, dtype=np.float64).reshape(-1, 1), "float64")
 
     def close(self) -> None:
-        self.db.close()
+        self.cache.close()
 
 
 @dataclass
@@ -153,8 +141,7 @@ def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], sco
     qids, docids = top["qid"].tolist(), top["docid"].tolist()
     pairs = [(queries[q], docs[d]) for q, d in zip(qids, docids)]
     scores = np.empty(len(pairs), dtype=np.float64)
-    hashes = [ScoreCache.text_hash(q, d) for q, d in pairs]
-    hits = cache.get(scorer.fingerprint, list(zip(qids, docids)), hashes) if cache else {}
+    hits = cache.get(scorer.fingerprint, pairs) if cache else {}
     for i, s in hits.items():
         scores[i] = s
     if advance and hits:
@@ -168,7 +155,7 @@ def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], sco
             raise UserError(f"the scorer returned {len(fresh)} scores for {len(idx)} pairs")
         scores[idx] = fresh
         if cache:
-            cache.put(scorer.fingerprint, [(qids[i], docids[i], hashes[i], float(scores[i])) for i in idx])
+            cache.put(scorer.fingerprint, [pairs[i] for i in idx], scores[idx])
         if advance:
             advance(len(idx))
     elapsed = time.perf_counter() - t0

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..cache import Cache, cache_root
 from ..errors import UserError
 from ..progress import progress
 
@@ -446,45 +446,43 @@ def make_scorer(kind: str, path: Path | None, items: Items, store: Path | None =
 class ScoreCache:
     """Scores by (scorer, item collection, query key, item): one float64 row per query, NaN where not yet scored.
 
-    Rows live in memory and, unless `root` is None, in `scores-<namespace>.sqlite` under the vecrecall cache
-    directory (`$VECRECALL_CACHE_DIR`, default ~/.cache/vecrecall), so repeated experiments do not rescore.
+    Rows live in memory and, unless `root` is None, in the one vecrecall cache (kind `anncur`, under
+    `$VECRECALL_CACHE_DIR`, default ~/.cache/vecrecall), so repeated experiments do not rescore.
     """
 
     def __init__(self, namespace: str, n_items: int, root: Path | None = None) -> None:
         self.n_items = n_items
         self.rows: dict[bytes, np.ndarray] = {}
         self.dirty: set[bytes] = set()
-        self.db = None
-        if root is not None:
-            root.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(root / f"scores-{namespace}.sqlite")
-            self.db.execute("CREATE TABLE IF NOT EXISTS row (q BLOB PRIMARY KEY, v BLOB)")
+        self.store = Cache("anncur", namespace, root) if root is not None else None
 
     @staticmethod
     def default_root() -> Path:
-        return Path(os.environ.get("VECRECALL_CACHE_DIR", Path.home() / ".cache" / "vecrecall"))
+        return cache_root()
+
+    def _key(self, key: str) -> bytes:
+        return self.store.key(key) if self.store else hashlib.sha256(key.encode()).digest()
 
     def row(self, key: str) -> np.ndarray:
-        h = hashlib.sha256(key.encode()).digest()[:16]
+        h = self._key(key)
         if h not in self.rows:
-            found = self.db.execute("SELECT v FROM row WHERE q = ?", (h,)).fetchone() if self.db else None
-            self.rows[h] = np.frombuffer(found[0], dtype=np.float64).copy() if found else np.full(self.n_items, np.nan)
+            found = self.store.get_arrays([h], "float64").get(h) if self.store else None
+            self.rows[h] = found if found is not None and len(found) == self.n_items else np.full(self.n_items, np.nan)
         return self.rows[h]
 
     def touched(self, key: str) -> None:
-        self.dirty.add(hashlib.sha256(key.encode()).digest()[:16])
+        self.dirty.add(self._key(key))
 
     def flush(self) -> None:
-        if self.db is not None and self.dirty:
-            self.db.executemany("INSERT OR REPLACE INTO row VALUES (?, ?)",
-                                [(h, self.rows[h].tobytes()) for h in self.dirty])
-            self.db.commit()
+        if self.store is not None and self.dirty:
+            keys = sorted(self.dirty)
+            self.store.put_arrays(keys, [self.rows[h] for h in keys], "float64", replace=True)
         self.dirty.clear()
 
     def close(self) -> None:
         self.flush()
-        if self.db is not None:
-            self.db.close()
+        if self.store is not None:
+            self.store.close()
 
 
 class ScoreBook:

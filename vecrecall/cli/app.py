@@ -27,7 +27,7 @@ app = typer.Typer(
 
 # One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
 COMMANDS = [
-    "encode", "index", "query", "backends", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank",
+    "encode", "merge", "index", "query", "backends", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank",
     "finetune", "synth_queries",
     "import_vectors",
     "finetune_two_tower", "exclude_seen", "recsys_baseline", "make_interaction_log",
