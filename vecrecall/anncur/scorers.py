@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..crossencoder import transformer_dir
 from ..errors import UserError
 from ..progress import progress
 
@@ -101,23 +102,6 @@ class Scorer(ABC):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def transformer_dir(path: Path, option: str = "--scorer-path") -> Path:
-    """The Hugging Face model directory inside `path` (itself, or a sentence-transformers Transformer module)."""
-    if not path.is_dir():
-        raise UserError(f"{option} {path}: no such model directory (vecrecall never downloads models)")
-    if (path / "config.json").exists() and ((path / "model.safetensors").exists() or (path / "pytorch_model.bin").exists()):
-        return path
-    modules = path / "modules.json"
-    if modules.exists():
-        for m in json.loads(modules.read_text()):
-            if str(m.get("type", "")).endswith("Transformer"):
-                sub = path / m.get("path", "")
-                if (sub / "config.json").exists():
-                    return sub
-    raise UserError(f"{option} {path}: not a transformer checkpoint (no config.json with weights, nor a "
-                    "sentence-transformers Transformer module)")
-
-
 def _load_transformer(path: Path) -> tuple[Any, Any]:
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
         os.environ.setdefault(var, "1")
@@ -145,7 +129,7 @@ def _resolve_model(path: Path | None) -> Path:
         from ..encoders import default_model_path
 
         path = default_model_path()
-    return transformer_dir(Path(path))
+    return transformer_dir(Path(path), "--scorer-path")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
-COMMANDS = ["encode", "index", "query", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank", "finetune", "synth_queries"]
+COMMANDS = ["encode", "index", "query", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank", "finetune", "synth_queries", "finetune_cross_encoder"]
 for _name in COMMANDS:
     importlib.import_module(f"vecrecall.cli.{_name}").register(app)
 
