@@ -447,13 +447,16 @@ class TrainStats:
 def train(model: Any, table: dict[str, list[Any]], loss: str, o: CrossEncoderOptions) -> TrainStats:
     """Train `model` in place with sentence-transformers' CrossEncoderTrainer (seeded; one rich progress bar)."""
     _offline()
+    import os
+    import tempfile
+
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments, losses
     from transformers import PrinterCallback, ProgressCallback, TrainerCallback
-    import tempfile
 
-    from ..progress import progress
+    from ..progress import console, progress
 
+    log_lines = not console.is_terminal and not os.environ.get("VECRECALL_QUIET")
     loss_fn = {"bce": losses.BinaryCrossEntropyLoss, "listwise": losses.ListNetLoss,
                "margin-mse": losses.MarginMSELoss}[loss](model)
     n = len(next(iter(table.values())))
@@ -470,6 +473,9 @@ def train(model: Any, table: dict[str, list[Any]], loss: str, o: CrossEncoderOpt
             def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
                 if logs and "loss" in logs:
                     seen.append(float(logs["loss"]))
+                    step = state.global_step
+                    if log_lines and (step == total or step % max(1, total // 10) == 0):
+                        console.print(f"train step {step}/{total} loss {seen[-1]:.4f}")  # where no live bar shows
 
         args = CrossEncoderTrainingArguments(
             output_dir=scratch, num_train_epochs=o.epochs, max_steps=o.max_steps or -1,
