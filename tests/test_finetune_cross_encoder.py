@@ -254,3 +254,28 @@ def test_bad_input(vr, backbone, toy, sample_sources, tmp_path):
     assert_user_error(vr(*base, "--model", backbone, "--train", toy, "--mine-range", "9:3"), "--mine-range 9:3")
     assert not out.exists()
     assert not list(tmp_path.glob(".m*"))  # no staging directory left behind
+
+
+def test_pair_file_formats(tmp_path):
+    from vecrecall.errors import UserError
+    from vecrecall.training.cross_encoder import load_pair_file
+
+    corpus = Corpus(["d1", "d2", "d3"], ["one", "two", "three"])
+    path = write_jsonl(tmp_path / "p.jsonl", [
+        {"qid": "synth-d1-1", "query": "uno", "positive_id": "d1", "positive": "one", "method": "keyphrases"},
+        {"query": "dos", "docid": "d2", "label": 0.25},
+        {"query": "dos", "positive": "d3", "negatives": ["d1", "free text"]},
+    ])
+    got = load_pair_file(path, corpus, True, {})
+    assert [(p.qid, p.query, p.doc, p.label, p.docid) for p in got] == [
+        ("synth-d1-1", "uno", "one", 1.0, "d1"), ("train-0", "dos", "two", 0.25, "d2"),
+        ("train-0", "dos", "d3", 1.0, None), ("train-0", "dos", "one", 0.0, "d1"),
+        ("train-0", "dos", "free text", 0.0, None)]
+    # a graded label is fine for distillation rows, not for BCE
+    graded = write_jsonl(tmp_path / "g.jsonl", [{"query": "x", "document": "y", "label": 3}])
+    assert load_pair_file(graded, None, False, {})[0].label == 3.0
+    with pytest.raises(UserError, match="g.jsonl line 1: label 3 is outside"):
+        load_pair_file(graded, None, True, {})
+    unknown = write_jsonl(tmp_path / "u.jsonl", [{"query": "x", "docid": "d9", "label": 1}])
+    with pytest.raises(UserError, match="u.jsonl line 1: document 'd9' is not in the corpus"):
+        load_pair_file(unknown, corpus, True, {})

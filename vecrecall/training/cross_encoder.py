@@ -158,7 +158,7 @@ def load_pair_file(path: Path, corpus: Corpus | None, bce: bool, qids: dict[str,
             raise UserError(f"{where}: no query (looked for {', '.join(QUERY_KEYS)}); every row needs a query, a "
                             "document and a label (or a positive)")
         id_key, docid = _first(row, DOC_ID_KEYS)
-        text_key, text = _first(row, DOC_TEXT_KEYS)
+        _, text = _first(row, DOC_TEXT_KEYS)
         if docid is not None and corpus is not None:
             docid = str(docid)
             if docid not in corpus:
@@ -172,7 +172,7 @@ def load_pair_file(path: Path, corpus: Corpus | None, bce: bool, qids: dict[str,
                             "needs a query, a document and a label (or a positive)")
         label_key, label = _first(row, LABEL_KEYS)
         if label is None:
-            if (text_key or id_key) not in POSITIVE_KEYS:
+            if not any(row.get(k) not in (None, "") for k in POSITIVE_KEYS):
                 raise UserError(f"{where}: no label (looked for {', '.join(LABEL_KEYS)}); give a label in [0, 1], or "
                                 "name the document 'positive' / 'positive_id' for a relevant pair")
             label = 1.0
