@@ -6,11 +6,11 @@ Settings (fixed before any held-out number was looked at):
   split      --split-queries 60 --seed S for S in 13, 14, 15 (the seeds of bench/finetune_vaswani.py)
   synthetic  synth-queries --per-doc 1 --max-docs 300 --seed S (tf-idf key phrases and sentence windows)
   negatives  mined from BM25 and MiniLM Flat, ranks 5–100, 1 per positive from each, false-negative filter 0.95
-  training   BCE on a seeded sample of 2,500 of those rows (--max-pairs; sized for 2 shared CPU cores), bundled
+  training   BCE on a seeded sample of 1,500 of those rows (--max-pairs; sized for 2 shared CPU cores), bundled
              MiniLM weights + fresh head, max_length 256, 1 epoch, batch 16, lr 5e-5, warm-up 10 %
   test       RRF (k 60) of BM25 and MiniLM Flat top 100 for the held-out queries vs that run reranked (depth 100)
-  ANNCUR     split 13 only (CPU time): items = the held-out queries' judged documents + seeded others up to
-             --anncur-items; anchor queries = the 60 training queries; k_i 50; budgets 50,100,200,500
+  ANNCUR     split 13 only (CPU time): items = the held-out queries' judged documents + seeded others up to 600;
+             anchor queries = 40 of the split's training queries (seeded); k_i 40; budgets 50,100,200,500
 
     python bench/cross_encoder_vaswani.py [--seeds 13,14,15] [--out runs/cev] [--skip-anncur] [--skip-speed]
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 V = ROOT.parent / "shared" / "datasets" / "vaswani" / "beir"
 EXE = [sys.executable, "-m", "vecrecall.cli.app"]
 TRAIN = ["--loss", "bce", "--mine-range", "5:100", "--negatives-per-positive", "1", "--fn-threshold", "0.95",
-         "--max-pairs", "2500", "--max-length", "256", "--epochs", "1", "--batch-size", "16", "--lr", "5e-5", "--warmup", "0.1"]
+         "--max-pairs", "1500", "--max-length", "256", "--epochs", "1", "--batch-size", "16", "--lr", "5e-5", "--warmup", "0.1"]
 
 
 def run(*args: object) -> None:
@@ -103,7 +103,7 @@ def summary(out: Path, results: dict[int, dict]) -> None:
     (out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
-def anncur(out: Path, seed: int, n_items: int) -> None:
+def anncur(out: Path, seed: int, n_items: int, n_anchors: int, k_i: int, budgets: str) -> None:
     """ANNCUR with the split's trained cross-encoder on a corpus subset; bench against bi-encoder + rerank."""
     import numpy as np
     import pandas as pd
@@ -121,11 +121,12 @@ def anncur(out: Path, seed: int, n_items: int) -> None:
         keep = judged | set(rng.choice(others, size=max(0, n_items - len(judged)), replace=False).tolist())
         (sub / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs if d["_id"] in keep))
         texts = {json.loads(line)["_id"]: line for line in open(V / "queries.jsonl", encoding="utf-8")}
-        (sub / "anchors.jsonl").write_text("".join(texts[q] for q in split["train"]))
+        anchors = sorted(rng.choice(split["train"], size=min(n_anchors, len(split["train"])), replace=False).tolist())
+        (sub / "anchors.jsonl").write_text("".join(texts[q] for q in anchors))
     index = sub / "cur"
     once(index, "anncur", "index", "--corpus", sub / "corpus.jsonl", "--scorer", "cross-encoder", "--scorer-path", model,
-         "--anchor-queries", sub / "anchors.jsonl", "--k-i", "50", "--max-length", "256", "--seed", seed)
-    run("anncur", "bench", "--index", index, "--queries", model / "heldout.queries.jsonl", "--budgets", "50,100,200,500",
+         "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "256", "--seed", seed)
+    run("anncur", "bench", "--index", index, "--queries", model / "heldout.queries.jsonl", "--budgets", budgets,
         "-k", "1,10,100", "--baseline", "biencoder", "--qrels", model / "heldout.qrels.tsv", "--out", sub / "bench",
         "--overwrite")
 
@@ -178,21 +179,37 @@ def main() -> None:
     ap.add_argument("--seeds", default="13,14,15")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "cev")
     ap.add_argument("--anncur-seed", type=int, default=13)
-    ap.add_argument("--anncur-items", type=int, default=1000)
+    ap.add_argument("--anncur-items", type=int, default=600)
+    ap.add_argument("--anncur-anchors", type=int, default=40, help="training queries used as anchor queries (k_q)")
+    ap.add_argument("--anncur-k-i", type=int, default=40)
+    ap.add_argument("--anncur-budgets", default="50,100,200,500")
     ap.add_argument("--speed-pairs", type=int, default=600)
+    ap.add_argument("--jobs", type=int, default=1, help="splits trained at once (sets OMP_NUM_THREADS=1 when > 1)")
     ap.add_argument("--skip-anncur", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
     if not (V / "corpus.jsonl").exists():
         sys.exit(f"the shared Vaswani collection is not at {V}")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.jobs > 1:
+        import os
+
+        os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the vecrecall subprocesses
     base(args.out)
-    results = {int(s): split_runs(args.out, int(s)) for s in args.seeds.split(",")}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.jobs > 1:  # one process per split (each with one torch thread), for a machine shared with other work
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(args.jobs) as pool:
+            done = dict(zip(seeds, pool.map(lambda s: split_runs(args.out, s), seeds)))
+        results = {s: done[s] for s in seeds}
+    else:
+        results = {s: split_runs(args.out, s) for s in seeds}
     summary(args.out, results)
     if not args.skip_speed:
         speed(args.out, int(args.seeds.split(",")[0]), args.speed_pairs)
     if not args.skip_anncur:
-        anncur(args.out, args.anncur_seed, args.anncur_items)
+        anncur(args.out, args.anncur_seed, args.anncur_items, args.anncur_anchors, args.anncur_k_i, args.anncur_budgets)
 
 
 if __name__ == "__main__":
