@@ -201,6 +201,7 @@ def test_qrels_split_and_mined_negatives(vr, backbone, sample_sources, tmp_path)
     assert r.exit_code == 0, r.stderr
     st = json.loads(r.stdout)
     assert st["rows"]["mined (bm25)"] > 0 and st["rows"]["mined (flat)"] > 0 and st["rows"]["qrels positive"] > 0
+    assert isinstance(st["false_negatives_filtered"], int) and "false_negatives_filtered" not in st["rows"]
     split = json.loads((out / "split.json").read_text())
     assert split["seed"] == 3 and not set(split["train"]) & set(split["heldout"])
     held = {json.loads(line)["_id"] for line in (out / "heldout.queries.jsonl").read_text().splitlines()}

@@ -613,6 +613,7 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
     train_queries = {p.qid: p.query for p in pairs}
     counts: dict[str, int] = {}
     notes: list[str] = []
+    filtered: int | None = None
     teacher = None
     if bce:
         if o.mine_from and o.negatives_per_positive:
@@ -621,7 +622,9 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
             sources = [(Path(s).name, candidates(Path(s), train_queries, hi)) for s in o.mine_from]
             mined, stats = mine_negatives(pairs, sources, corpus, (lo, hi), o.negatives_per_positive, o.fn_threshold, rng)
             pairs += mined
-            counts["false negatives filtered"] = stats["filtered_false_negatives"]
+            filtered = stats["filtered_false_negatives"]
+            notes.append(f"false-negative filter: skipped {filtered:,} candidates scoring ≥ {o.fn_threshold:g} × the "
+                         "query's best positive score" if o.fn_threshold > 0 else "false-negative filter off")
             if stats["queries_without_negatives"]:
                 notes.append(f"{stats['queries_without_negatives']} queries got no mined negative (window "
                              f"{lo}:{hi} empty after the filters)")
@@ -684,6 +687,7 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
             inputs=_inputs(o),
             stats={
                 "data_fingerprint": data_fingerprint(table), "rows": counts, "queries": len(train_queries),
+                "false_negatives_filtered": filtered,
                 "pairs_seen": len(seen_pairs), "truncated_pairs": truncated,
                 "truncated_share": round(truncated / len(seen_pairs), 4) if seen_pairs else 0.0,
                 "steps": stats.steps, "seconds": round(stats.seconds, 1),
