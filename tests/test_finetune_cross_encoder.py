@@ -280,3 +280,25 @@ def test_pair_file_formats(tmp_path):
     unknown = write_jsonl(tmp_path / "u.jsonl", [{"query": "x", "docid": "d9", "label": 1}])
     with pytest.raises(UserError, match="u.jsonl line 1: document 'd9' is not in the corpus"):
         load_pair_file(unknown, corpus, True, {})
+
+
+def test_emb_ce_learns_and_loads_in_anncur(vr, backbone, toy, tmp_path):
+    """[EMB]-CE: trained on the toy set, its marker-dot-product score (anncur's emb-ce scorer) separates unseen pairs."""
+    from vecrecall.anncur.scorers import Items, QuerySet, make_scorer
+
+    out = tmp_path / "emb"
+    r = vr("finetune-cross-encoder", "--architecture", "emb-ce", "--model", backbone, "--train", toy, *TRAIN,
+           "--out", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["steps"] == 24
+    items = Items(["p1", "p2", "n1", "n2"], [d for _, d in HELD_OUT])
+    scorer = make_scorer("emb-ce", out, items, max_length=32)
+    s = scorer.compute(QuerySet(["a"], ["laser crystal wave"]), np.arange(4))[0]
+    assert min(s[:2]) > max(s[2:]), s
+    from vecrecall.crossencoder import load_cross_encoder
+    from vecrecall.errors import UserError
+
+    with pytest.raises(UserError, match="is not a sequence-classification cross-encoder"):
+        load_cross_encoder(out)  # what rerank --model says of an [EMB]-CE checkpoint
+    assert_user_error(vr("finetune-cross-encoder", "--architecture", "emb-ce", "--model", backbone, "--train", toy,
+                         "--loss", "listwise", "--out", tmp_path / "z"), "--architecture emb-ce trains with --loss bce")

@@ -20,6 +20,7 @@ def finetune_cross_encoder(
     qrels_split: str = typer.Option("test", "--qrels-split", help="BEIR qrels split when --qrels is a directory."),
     split_q: Optional[str] = typer.Option(None, "--split-queries", help="Seeded query split: fraction (0.65) or number (60) of judged queries to train on; the rest are written to the model dir as held-out queries/qrels."),
     loss: str = typer.Option("bce", "--loss", help="bce (labels) | listwise (ListNet on teacher scores) | margin-mse (teacher score margins)."),
+    architecture: str = typer.Option("cross-encoder", "--architecture", help="cross-encoder (a CrossEncoder: rerank, anncur --scorer cross-encoder) or emb-ce ([EMB]-CE for anncur --scorer emb-ce; --loss bce)."),
     mine_from: Optional[List[Path]] = typer.Option(None, "--mine-from", help="Hard-negative source (repeatable): a run file or an index directory (e.g. BM25 and the bi-encoder), searched with the training queries."),
     mine_range: str = typer.Option("5:100", "--mine-range", help="Rank window LO:HI of each source's candidates that negatives are drawn from."),
     negatives_per_positive: int = typer.Option(1, "--negatives-per-positive", help="Mined negatives per positive pair, from each --mine-from source."),
@@ -57,6 +58,7 @@ def finetune_cross_encoder(
     opts = CrossEncoderOptions(
         out=out, model=model, train=list(train_files or []), qrels=qrels, queries=queries, corpus=corpus,
         qrels_split=qrels_split, split_queries=parse_split(split_q) if split_q is not None else None, loss=loss,
+        architecture=architecture,
         mine_from=list(mine_from or []), mine_range=parse_window(mine_range),
         negatives_per_positive=negatives_per_positive, random_negatives=random_negatives, fn_threshold=fn_threshold,
         teacher_run=teacher_run, teacher_depth=teacher_depth, teacher_norm=teacher_norm, max_pairs=max_pairs,

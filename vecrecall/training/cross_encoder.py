@@ -18,6 +18,10 @@ bi-encoder fusion from `vecrecall fuse`): `listwise` (ListNet, Cao et al. 2007: 
 the teacher's normalised scores and of the model's logits over the teacher's top documents) and `margin-mse`
 (Hofstätter et al. 2020: MSE between model and teacher score margins of document pairs).
 
+`architecture="emb-ce"` trains [EMB]-CE instead (Yadav et al. 2022): the same BCE rows, scored as the dot product of
+the query and item marker tokens' final states — the score the ANNCUR paper recommends for CUR (a lower-rank score
+matrix); the output is then a plain transformer checkpoint for `anncur --scorer emb-ce --scorer-path`.
+
 The output is a normal CrossEncoder directory (so `rerank --model`, `anncur --scorer cross-encoder` and, through a
 rerank run, `finetune --loss distill --teacher-run` take it unchanged) with `manifest.json` (lineage) and, with a
 query split, `split.json`, `heldout.queries.jsonl`, `heldout.qrels.tsv`.
@@ -41,6 +45,7 @@ from ..errors import UserError
 from .data import QUERY_KEYS, Corpus, QuerySplit, load_corpus, split_queries
 
 LOSSES = ("bce", "listwise", "margin-mse")
+ARCHITECTURES = ("cross-encoder", "emb-ce")
 TEACHER_NORMS = ("zscore", "minmax", "none")
 DOC_TEXT_KEYS = ("document", "passage", "text", "positive", "pos")
 DOC_ID_KEYS = ("docid", "doc_id", "document_id", "positive_id", "pos_id")
@@ -73,6 +78,7 @@ class CrossEncoderOptions:
     qrels_split: str = "test"
     split_queries: float | None = None
     loss: str = "bce"
+    architecture: str = "cross-encoder"
     mine_from: list[Path] = field(default_factory=list)
     mine_range: tuple[int, int] = (5, 100)
     negatives_per_positive: int = 1
@@ -494,6 +500,62 @@ def train(model: Any, table: dict[str, list[Any]], loss: str, o: CrossEncoderOpt
     return TrainStats(int(out.global_step), seconds, seen)
 
 
+def train_emb_ce(ckpt: Path, table: dict[str, list[Any]], o: CrossEncoderOptions) -> tuple[Any, Any, TrainStats, int]:
+    """[EMB]-CE (Yadav et al. 2022, "Efficient Nearest Neighbor Search for Cross-Encoder Models using Matrix
+    Factorization"): the backbone reads `[CLS] [E_q] q [SEP] [E_i] i [SEP]` and the score is the dot product of the
+    two marker tokens' final states; trained here with BCE on that score (AdamW, linear warm-up and decay, seeded
+    shuffling). Returns (model, tokenizer, stats, pairs truncated by the layout)."""
+    _offline()
+    import torch
+    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
+
+    from ..anncur.scorers import EmbCEFormat, emb_ce_scores
+    from ..progress import progress
+
+    set_seed(o.seed)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(ckpt))
+        model = AutoModel.from_pretrained(str(ckpt))
+    except Exception as exc:  # many library error types for a directory that is not a model
+        raise UserError(f"--model {ckpt}: cannot load a transformer ({type(exc).__name__}: {exc})") from exc
+    fmt = EmbCEFormat(tok, o.max_length, f"--model {ckpt}")
+    queries = {q: fmt.ids(q, 10**6) for q in dict.fromkeys(table["query"])}
+    docs = {d: fmt.ids(d, 10**6) for d in dict.fromkeys(table["document"])}
+    truncated = sum(len(queries[q]) > fmt.QUERY_TOKENS or min(len(queries[q]), fmt.QUERY_TOKENS) + len(docs[d]) + 5 > o.max_length
+                    for q, d in zip(table["query"], table["document"]))
+    qids = {q: [tok.cls_token_id, fmt.marker_q] + ids[: fmt.QUERY_TOKENS] + [tok.sep_token_id] for q, ids in queries.items()}
+    n = len(table["query"])
+    total = o.max_steps or math.ceil(math.ceil(n / o.batch_size) * o.epochs)
+    opt = torch.optim.AdamW(model.parameters(), lr=o.lr)
+    sched = get_linear_schedule_with_warmup(opt, int(o.warmup * total), total)
+    gen = torch.Generator().manual_seed(o.seed)
+    labels = torch.tensor(table["label"], dtype=torch.float32)
+    seen: list[float] = []
+    model.train()
+    t0 = time.perf_counter()
+    with progress("train emb-ce", total, "steps") as advance:
+        step = 0
+        while step < total:
+            perm = torch.randperm(n, generator=gen).tolist()
+            for start in range(0, n, o.batch_size):
+                idx = perm[start : start + o.batch_size]
+                batch = fmt.batch([qids[table["query"][i]] for i in idx], [docs[table["document"][i]] for i in idx])
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(emb_ce_scores(model, batch), labels[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+                opt.zero_grad()
+                seen.append(float(loss.detach()))
+                step += 1
+                advance(1)
+                if step >= total:
+                    break
+    model.eval()
+    if any(not math.isfinite(v) for v in seen):
+        raise UserError("training diverged (loss became NaN/inf); lower --lr")
+    return model, tok, TrainStats(step, time.perf_counter() - t0, seen), truncated
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the stage
 # ---------------------------------------------------------------------------------------------------------------
@@ -515,6 +577,10 @@ def validate(o: CrossEncoderOptions) -> None:
     check_out(o.out, o.overwrite)
     if o.loss not in LOSSES:
         raise UserError(f"--loss {o.loss}: choose one of {', '.join(LOSSES)}")
+    if o.architecture not in ARCHITECTURES:
+        raise UserError(f"--architecture {o.architecture}: choose one of {', '.join(ARCHITECTURES)}")
+    if o.architecture == "emb-ce" and o.loss != "bce":
+        raise UserError(f"--architecture emb-ce trains with --loss bce only, not --loss {o.loss}")
     if o.teacher_norm not in TEACHER_NORMS:
         raise UserError(f"--teacher-norm {o.teacher_norm}: choose one of {', '.join(TEACHER_NORMS)}")
     if not 8 <= o.max_length <= 8192:
@@ -659,12 +725,18 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
         table = {c: [v[i] for i in keep] for c, v in table.items()}
     counts["training rows"] = len(table["query"])
 
-    model = new_cross_encoder(ckpt, o.max_length, o.seed)
     seen_pairs = table_pairs(table)
-    truncated = count_truncated(model.tokenizer, seen_pairs, o.max_length)
+    if o.architecture == "cross-encoder":
+        model = new_cross_encoder(ckpt, o.max_length, o.seed)
+        truncated = count_truncated(model.tokenizer, seen_pairs, o.max_length)
     with atomic_dir(o.out, o.overwrite) as tmp:
-        stats = train(model, table, o.loss, o)
-        model.save(str(tmp), create_model_card=False)
+        if o.architecture == "cross-encoder":
+            stats = train(model, table, o.loss, o)
+            model.save(str(tmp), create_model_card=False)
+        else:  # a plain transformer checkpoint that `anncur --scorer emb-ce --scorer-path` reads
+            emb_model, tok, stats, truncated = train_emb_ce(ckpt, table, o)
+            emb_model.save_pretrained(str(tmp))
+            tok.save_pretrained(str(tmp))
         split_files: dict[str, str] = {}
         if split is not None and qrels is not None:
             from .heldout import write_qrels, write_queries
@@ -681,7 +753,8 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
             type="cross-encoder",
             params={
                 **params,
-                "base_model": {"name": base_name, "path": str(ckpt), "fingerprint": base_fp, "head": "fresh, 1 logit"},
+                "base_model": {"name": base_name, "path": str(ckpt), "fingerprint": base_fp,
+                               "head": "fresh, 1 logit" if o.architecture == "cross-encoder" else "[EMB] marker dot product"},
                 "split": None if split is None else {"fraction": o.split_queries, **split.to_dict()["counts"], **split_files},
             },
             inputs=_inputs(o),
