@@ -87,10 +87,16 @@ def rerank_cmd(
 def _model_input(model: Optional[str]) -> dict:
     """The scorer model as an input, with its own manifest (lineage of a trained cross-encoder) when it has one."""
     from ..artifacts import input_entry, read_manifest
+    from ..errors import UserError
 
     if not model or not Path(model).is_dir():
         return {}
-    manifest = read_manifest(model) if (Path(model) / "manifest.json").exists() else None
+    manifest = None
+    if (Path(model) / "manifest.json").exists():
+        try:
+            manifest = read_manifest(model)
+        except UserError:  # a manifest.json some other tool wrote: record the path only
+            pass
     return {"model": input_entry(Path(model).resolve(), manifest)}
 
 

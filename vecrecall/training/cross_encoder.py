@@ -626,7 +626,10 @@ def _inputs(o: CrossEncoderOptions) -> dict[str, Any]:
         if m is None and Path(p).is_dir() and (Path(p) / "manifest.json").exists():
             from ..artifacts import read_manifest
 
-            m = read_manifest(p)
+            try:
+                m = read_manifest(p)
+            except UserError:  # a manifest.json some other tool wrote: record the path only
+                m = None
         return input_entry(Path(p).resolve(), m, sha256_path(p) if Path(p).is_file() else None)
 
     out: dict[str, Any] = {}
@@ -648,6 +651,7 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
 
     validate(o)
     ckpt, base_name, base_fp = backbone(o.model)
+    inputs = _inputs(o)  # hashed before training, so an input that changes meanwhile cannot be misrecorded
     rng = np.random.default_rng(o.seed)
     bce = o.loss == "bce"
     corpus = load_corpus(o.corpus, o.fields) if o.corpus is not None else None
@@ -757,7 +761,7 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
                                "head": "fresh, 1 logit" if o.architecture == "cross-encoder" else "[EMB] marker dot product"},
                 "split": None if split is None else {"fraction": o.split_queries, **split.to_dict()["counts"], **split_files},
             },
-            inputs=_inputs(o),
+            inputs=inputs,
             stats={
                 "data_fingerprint": data_fingerprint(table), "rows": counts, "queries": len(train_queries),
                 "false_negatives_filtered": filtered,
