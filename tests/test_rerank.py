@@ -147,3 +147,47 @@ def test_cli_bad_input(vr, tiny_models, flat_run, tmp_path):
     assert_user_error(vr(*base, "--model", tiny_models["ce"], "--depth", "5", "-k", "10"), "-k 10 exceeds --depth 5")
     assert_user_error(vr(*base, "--scorer", "colbert"), "--scorer colbert")
     assert not out.exists()
+
+
+class RecordingScorer(LengthScorer):
+    """LengthScorer that remembers the batches it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[tuple[str, str]]] = []
+
+    def score(self, pairs):
+        self.batches.append(list(pairs))
+        return super().score(pairs)
+
+
+def test_scores_longest_pairs_first_and_puts_scores_back():
+    docs = {"a": "x" * 5, "b": "x" * 1, "c": "x" * 9, "d": "x" * 3, "e": "x" * 7}
+    s = RecordingScorer()
+    out, _ = rerank(RUN, QUERIES, docs, s, depth=4, k=4, batch=2)
+    fed = [len(q) + len(d) for batch in s.batches for q, d in batch]
+    assert fed == sorted(fed, reverse=True) and all(len(b) <= 2 for b in s.batches)
+    # every document keeps its own score whatever order it was scored in
+    assert all(row.score == len(docs[row.docid]) for row in out.itertuples())
+    assert out[out["qid"] == "q1"]["docid"].tolist() == ["c", "a", "d", "b"]
+
+
+def test_backend_choice(monkeypatch):
+    from vecrecall import crossencoder
+
+    monkeypatch.setattr(crossencoder, "_importable", lambda name: False)
+    assert crossencoder.resolve_backend("auto") == "torch"
+    with pytest.raises(UserError, match="--backend onnx: needs Optimum"):
+        crossencoder.resolve_backend("onnx")
+    with pytest.raises(UserError, match="--backend tensorrt: choose one of auto, torch, onnx, openvino"):
+        crossencoder.resolve_backend("tensorrt")
+    monkeypatch.setattr(crossencoder, "_importable", lambda name: True)
+    assert crossencoder.resolve_backend("auto") == "onnx"
+
+
+def test_cli_bad_backend(vr, tiny_models, flat_run, tmp_path):
+    out = tmp_path / "x.run"
+    r = vr("rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--model", tiny_models["ce"],
+           "--backend", "tensorrt", "--out", out)
+    assert_user_error(r, "--backend tensorrt: choose one of")
+    assert not out.exists()

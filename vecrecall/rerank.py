@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import Cache
+from .crossencoder import length_order
 from .errors import UserError
 from .io.runs import COLUMNS, rank_run
 
@@ -37,17 +38,24 @@ class PairScorer(ABC):
 class CrossEncoderScorer(PairScorer):
     """A CrossEncoder from a local directory (vecrecall.crossencoder refuses anything else)."""
 
-    def __init__(self, path: str | Path, max_length: int | None = None, batch_size: int = 32, device: str | None = None) -> None:
-        from .crossencoder import load_cross_encoder
+    def __init__(self, path: str | Path, max_length: int | None = None, batch_size: int = 32, device: str | None = None,
+                 backend: str = "torch") -> None:
+        from .crossencoder import load_cross_encoder, resolve_backend
         from .encoders import model_fingerprint
 
         if not path:
             raise UserError("--scorer crossencoder needs --model PATH (a local CrossEncoder directory)")
-        self.model = load_cross_encoder(path, max_length=max_length, device=device)
+        self.backend = resolve_backend(backend)
+        self.model = load_cross_encoder(path, max_length=max_length, device=device, backend=self.backend)
         self.name = str(path)
         self.batch_size = batch_size
         self.max_length = max_length
-        self.fingerprint = f"ce:{model_fingerprint(Path(path))}:{max_length}"
+        # torch scores keep the old key; another backend's float rounding differs, so it gets its own cache entries
+        suffix = "" if self.backend == "torch" else f":{self.backend}"
+        self.fingerprint = f"ce:{model_fingerprint(Path(path))}:{max_length}{suffix}"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "backend": self.backend, "max_length": self.max_length}
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         out = self.model.predict([list(p) for p in pairs], batch_size=self.batch_size, show_progress_bar=False,
@@ -146,7 +154,8 @@ def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], sco
         scores[i] = s
     if advance and hits:
         advance(len(hits))
-    todo = [i for i in range(len(pairs)) if i not in hits]
+    # longest pairs first, so each scorer call holds pairs of similar length (less padding); scores go back by position
+    todo = [i for i in length_order(pairs) if i not in hits]
     t0 = time.perf_counter()
     for start in range(0, len(todo), batch):
         idx = todo[start : start + batch]
@@ -167,16 +176,23 @@ def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], sco
 
 
 SCORERS: dict[str, Callable[..., PairScorer]] = {
-    "crossencoder": lambda model, max_length, batch_size: CrossEncoderScorer(model, max_length, batch_size),
-    "biencoder": lambda model, max_length, batch_size: BiEncoderScorer(model, batch_size),
+    "crossencoder": lambda model, max_length, batch_size, backend: CrossEncoderScorer(model, max_length, batch_size,
+                                                                                       backend=backend),
+    "biencoder": lambda model, max_length, batch_size, backend: BiEncoderScorer(model, batch_size),
 }
 
 
-def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size: int) -> PairScorer:
+def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size: int,
+                backend: str = "torch") -> PairScorer:
+    """The pair scorer `kind` (crossencoder | biencoder); `backend` (torch | onnx | openvino | auto) applies to the
+    cross-encoder. Raises UserError for an unknown kind or an out-of-range option."""
     if kind not in SCORERS:
         raise UserError(f"--scorer {kind}: choose one of {', '.join(SCORERS)}")
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size}: must be ≥ 1")
     if max_length is not None and max_length < 8:
         raise UserError(f"--max-length {max_length}: must be ≥ 8 tokens")
-    return SCORERS[kind](model, max_length, batch_size)
+    from .crossencoder import resolve_backend
+
+    resolve_backend(backend)
+    return SCORERS[kind](model, max_length, batch_size, backend)

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..cache import Cache, cache_root
+from ..crossencoder import transformer_dir
 from ..errors import UserError
 from ..progress import progress
 
@@ -101,23 +102,6 @@ class Scorer(ABC):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def transformer_dir(path: Path, option: str = "--scorer-path") -> Path:
-    """The Hugging Face model directory inside `path` (itself, or a sentence-transformers Transformer module)."""
-    if not path.is_dir():
-        raise UserError(f"{option} {path}: no such model directory (vecrecall never downloads models)")
-    if (path / "config.json").exists() and ((path / "model.safetensors").exists() or (path / "pytorch_model.bin").exists()):
-        return path
-    modules = path / "modules.json"
-    if modules.exists():
-        for m in json.loads(modules.read_text()):
-            if str(m.get("type", "")).endswith("Transformer"):
-                sub = path / m.get("path", "")
-                if (sub / "config.json").exists():
-                    return sub
-    raise UserError(f"{option} {path}: not a transformer checkpoint (no config.json with weights, nor a "
-                    "sentence-transformers Transformer module)")
-
-
 def _load_transformer(path: Path) -> tuple[Any, Any]:
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
         os.environ.setdefault(var, "1")
@@ -145,7 +129,7 @@ def _resolve_model(path: Path | None) -> Path:
         from ..encoders import default_model_path
 
         path = default_model_path()
-    return transformer_dir(Path(path))
+    return transformer_dir(Path(path), "--scorer-path")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -303,11 +287,63 @@ class CrossEncoderScorer(Scorer):
         return np.asarray(scores, dtype=np.float64).reshape(len(queries), len(items))
 
 
+class EmbCEFormat:
+    """How [EMB]-CE lays out a (query, item) pair — `[CLS] [E_q] q [SEP] [E_i] i [SEP]`, the query cut to 64 tokens,
+    the pair to `length`, token types 0 then 1 — shared by the scorer and by `finetune-cross-encoder
+    --architecture emb-ce`, so training and scoring see identical inputs."""
+
+    MARKERS = ("[unused0]", "[unused1]")
+    QUERY_TOKENS = 64
+
+    def __init__(self, tok: Any, length: int, where: str) -> None:
+        ids = tok.convert_tokens_to_ids(list(self.MARKERS))
+        if any(i is None or i == tok.unk_token_id for i in ids) or tok.cls_token_id is None:
+            raise UserError(f"{where}: emb-ce needs a BERT-style vocabulary with [CLS], [SEP], "
+                            f"{self.MARKERS[0]} and {self.MARKERS[1]}")
+        self.tok, self.length = tok, length
+        self.marker_q, self.marker_i = ids
+
+    def ids(self, text: str, limit: int) -> list[int]:
+        return self.tok(text, add_special_tokens=False, truncation=True, max_length=limit)["input_ids"]
+
+    def query(self, text: str) -> list[int]:
+        return [self.tok.cls_token_id, self.marker_q] + self.ids(text, self.QUERY_TOKENS) + [self.tok.sep_token_id]
+
+    def item(self, text: str) -> list[int]:
+        return self.ids(text, self.length)
+
+    def batch(self, queries: list[list[int]], items: list[list[int]]) -> dict[str, Any]:
+        """Padded tensors for pairs (query ids from `query`, item ids from `item`) and each item marker's position."""
+        import torch
+
+        seqs, types, pos = [], [], []
+        for q, i in zip(queries, items):
+            rest = [self.marker_i] + i[: max(1, self.length - len(q) - 2)] + [self.tok.sep_token_id]
+            seqs.append(q + rest)
+            types.append([0] * len(q) + [1] * len(rest))
+            pos.append(len(q))
+        width = max(len(x) for x in seqs)
+        return {"input_ids": torch.tensor([x + [self.tok.pad_token_id] * (width - len(x)) for x in seqs]),
+                "token_type_ids": torch.tensor([t + [0] * (width - len(t)) for t in types]),
+                "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in seqs]),
+                "pos": torch.tensor(pos)}
+
+
+def emb_ce_scores(model: Any, batch: dict[str, Any]) -> Any:
+    """[EMB]-CE scores of a batch from `EmbCEFormat.batch`: ⟨h(E_q), h(E_i)⟩, a tensor of shape (pairs,)."""
+    import torch
+
+    h = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
+              attention_mask=batch["attention_mask"]).last_hidden_state
+    rows = torch.arange(h.shape[0])
+    return (h[rows, 1] * h[rows, batch["pos"]]).sum(-1)
+
+
 class EmbCEScorer(Scorer):
     """[EMB]-CE: dot product of the contextualised marker tokens of query and item in one joint forward pass."""
 
     kind = "emb-ce"
-    MARKERS = ("[unused0]", "[unused1]")
+    MARKERS = EmbCEFormat.MARKERS
 
     def __init__(self, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256) -> None:
         super().__init__(path, items, store, max_length)
@@ -318,43 +354,26 @@ class EmbCEScorer(Scorer):
         self.fingerprint = hashlib.sha256(f"emb-ce-v1:{model_fingerprint(self.model_dir)}:{max_length}".encode()).hexdigest()[:16]
         self.tok, self.model = _load_transformer(self.model_dir)
         self.length = model_max_length(self.model, max_length)
-        ids = self.tok.convert_tokens_to_ids(list(self.MARKERS))
-        if any(i is None or i == self.tok.unk_token_id for i in ids) or self.tok.cls_token_id is None:
-            raise UserError(f"--scorer-path {self.path}: emb-ce needs a BERT-style vocabulary with [CLS], [SEP], "
-                            f"{self.MARKERS[0]} and {self.MARKERS[1]}")
-        self.marker_q, self.marker_i = ids
+        self.format = EmbCEFormat(self.tok, self.length, f"--scorer-path {self.path}")
         self._item_ids: dict[int, list[int]] = {}
-
-    def _ids(self, text: str, limit: int) -> list[int]:
-        return self.tok(text, add_special_tokens=False, truncation=True, max_length=limit)["input_ids"]
 
     def compute(self, queries: QuerySet, items: np.ndarray, batch: int = 32) -> np.ndarray:
         import torch
 
         items = np.asarray(items, dtype=np.int64)
-        cls, sep = self.tok.cls_token_id, self.tok.sep_token_id
         out = np.empty((len(queries), len(items)), dtype=np.float64)
         with progress("emb-ce: pairs", len(queries) * len(items), "pairs") as advance:
             for qi, qt in enumerate(queries.texts):
-                qids = [cls, self.marker_q] + self._ids(qt, 64) + [sep]
+                qids = self.format.query(qt)
                 for start in range(0, len(items), batch):
-                    seqs, types, pos = [], [], []
-                    for i in items[start : start + batch]:
+                    part = items[start : start + batch]
+                    for i in part:
                         if i not in self._item_ids:
-                            self._item_ids[i] = self._ids(self.items.texts[i], self.length)
-                        rest = [self.marker_i] + self._item_ids[i][: max(1, self.length - len(qids) - 2)] + [sep]
-                        seqs.append(qids + rest)
-                        types.append([0] * len(qids) + [1] * len(rest))
-                        pos.append(len(qids))
-                    width = max(len(s) for s in seqs)
-                    ids = torch.tensor([s + [self.tok.pad_token_id] * (width - len(s)) for s in seqs])
-                    tt = torch.tensor([t + [0] * (width - len(t)) for t in types])
-                    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+                            self._item_ids[i] = self.format.item(self.items.texts[i])
+                    b = self.format.batch([qids] * len(part), [self._item_ids[i] for i in part])
                     with torch.inference_mode():
-                        h = self.model(input_ids=ids, token_type_ids=tt, attention_mask=mask).last_hidden_state
-                    rows = torch.arange(len(seqs))
-                    out[qi, start : start + len(seqs)] = (h[rows, 1] * h[rows, torch.tensor(pos)]).sum(-1).double().numpy()
-                    advance(len(seqs))
+                        out[qi, start : start + len(part)] = emb_ce_scores(self.model, b).double().numpy()
+                    advance(len(part))
         return out
 
 

@@ -28,7 +28,7 @@ app = typer.Typer(
 # One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
 COMMANDS = [
     "encode", "merge", "index", "query", "backends", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank",
-    "finetune", "synth_queries",
+    "finetune", "synth_queries", "finetune_cross_encoder",
     "import_vectors",
     "finetune_two_tower", "exclude_seen", "recsys_baseline", "make_interaction_log",
 ]

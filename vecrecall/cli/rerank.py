@@ -20,11 +20,12 @@ def rerank_cmd(
     k: int = typer.Option(10, "-k", "--k", help="Documents per query in the output (≤ --depth)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Pairs per model batch."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="crossencoder: truncate pairs to this many tokens (default: the model's)."),
+    backend: str = typer.Option("auto", "--backend", help="crossencoder inference: auto (onnx when Optimum + ONNX Runtime are installed, else torch), torch, onnx, openvino."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
     no_header: bool = common.NO_HEADER,
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache ($VECRECALL_CACHE_DIR/rerank-scores.sqlite)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache ($VECRECALL_CACHE_DIR/rerank.sqlite)."),
     out: Path = common.RUN_OUT,
     fmt: Optional[str] = common.RUN_FORMAT,
     run_tag: str = common.run_tag("rerank"),
@@ -52,7 +53,7 @@ def rerank_cmd(
     fields = common.fields(id_field, text_field, title_field, no_header)
     qt = load_texts(queries, "queries", fields)
     dt = load_texts(corpus, "corpus", fields)
-    scorer_obj = make_scorer(scorer, model, max_length, batch_size)
+    scorer_obj = make_scorer(scorer, model, max_length, batch_size, backend)
     cache = None if no_cache else ScoreCache()
     n_pairs = len(top_depth(df, depth))
     try:
@@ -69,7 +70,8 @@ def rerank_cmd(
                            "batch_size": batch_size, "max_length": max_length}, "run_tag": run_tag},
         inputs={"run": input_entry(run.resolve(), run_manifest(run), sha256_path(run)),
                 "corpus": source_entry(corpus, "corpus"),
-                "queries": source_entry(queries, "queries")},
+                "queries": source_entry(queries, "queries"),
+                **_model_input(model)},
         stats={"queries": int(result["qid"].nunique()), "pairs": stats.pairs, "scored": stats.scored,
                "cached": stats.pairs - stats.scored, "score_s": round(stats.score_s, 3),
                "pairs_per_s": round(stats.pairs_per_s, 1) if stats.scored else None},
@@ -81,6 +83,22 @@ def rerank_cmd(
         rate = f", {stats.pairs_per_s:,.0f} pairs/s" if stats.scored else ""
         stdout.print(f"[green]wrote[/] {out} ({kind}): {manifest.stats['queries']:,} queries, top {depth} → {k}; "
                      f"{stats.scored:,} pairs scored, {stats.pairs - stats.scored:,} from the cache{rate}")
+
+
+def _model_input(model: Optional[str]) -> dict:
+    """The scorer model as an input, with its own manifest (lineage of a trained cross-encoder) when it has one."""
+    from ..artifacts import input_entry, read_manifest
+    from ..errors import UserError
+
+    if not model or not Path(model).is_dir():
+        return {}
+    manifest = None
+    if (Path(model) / "manifest.json").exists():
+        try:
+            manifest = read_manifest(model)
+        except UserError:  # a manifest.json some other tool wrote: record the path only
+            pass
+    return {"model": input_entry(Path(model).resolve(), manifest)}
 
 
 def register(app: typer.Typer) -> None:
