@@ -577,18 +577,51 @@ def _check_out(p: Path, overwrite: bool, kind: str | None) -> None:
         _check_replaceable(p, kind)
 
 
+_HELD: dict[Path, int] = {}  # outputs whose lock this process holds → nesting depth
+
+
+@contextlib.contextmanager
+def writer_lock(out: str | os.PathLike) -> Iterator[None]:
+    """Hold the exclusive writer lock of `out` (re-entrant within this process).
+
+    A writer whose work spans more than one atomic step (e.g. `encode`'s resumable block staging before the final
+    `atomic_dir`) holds it around the whole job, so a second writer fails at once with one line naming the holder.
+    """
+    final = Path(out).absolute()
+    if final in _HELD:
+        _HELD[final] += 1
+        try:
+            yield
+        finally:
+            _HELD[final] -= 1
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    lock = _Lock(Path(out))
+    lock.acquire()
+    _HELD[final] = 1
+    try:
+        yield
+    finally:
+        del _HELD[final]
+        lock.release()
+
+
+def keep_when_interrupted(path: Path, hint: str) -> None:
+    """Say in the interruption message that `path` (partial results) is kept on purpose, and how to continue."""
+    _KEPT[path] = hint
+
+
+def forget_kept(path: Path) -> None:
+    _KEPT.pop(path, None)
+
+
 @contextlib.contextmanager
 def _writing(final: Path, overwrite: bool, kind: str) -> Iterator[None]:
     """Hold X's lock; tidy what killed writers left; check the refusals again now that no other writer can race."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(final)
-    lock.acquire()
-    try:
+    with writer_lock(final):
         _tidy(final)
         _check_out(final, overwrite, kind)
         yield
-    finally:
-        lock.release()
 
 
 def _new_temp(final: Path, directory: bool) -> Path:

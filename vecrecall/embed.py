@@ -26,7 +26,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, write_dir_manifest
+from .artifacts import (EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, forget_kept, keep_when_interrupted,
+                        write_dir_manifest, writer_lock)
 from .encoders import EncodeSettings, Encoder, VectorCache, chunk_text, encode_texts, load_encoder
 from .errors import UserError
 from .io.texts import FieldSpec, Role, TextRecord, iter_texts, source_entry
@@ -219,18 +220,19 @@ def encode_source(source: str | Path, role: Role, out: str | Path, model: str | 
     if shard:
         params["shard"] = {"index": shard.index, "count": shard.count, "records": [start, stop]}
     staging = Staging(out, {"params": {**params, "model": encoder.fingerprint}, "source_sha256": source_record.get("sha256")})
-    staging.open(resume)
-    try:
-        manifest = _encode_blocks(source, role, out, encoder, settings, spec, chunk_tokens, chunk_overlap, use_cache,
-                                  overwrite, block, staging, start, stop, n_records, params, source_record)
-    except BaseException:
+    with writer_lock(out):  # held over the staged blocks and the final write: a second writer fails at once
+        staging.open(resume)
         if resume:
-            console.print(f"the blocks encoded so far are kept in {staging.path}; run the same command with "
-                          "--resume to continue", highlight=False)
-        else:
-            staging.remove()
-        raise
-    staging.remove()
+            keep_when_interrupted(staging.path, "run the same command with --resume to continue")
+        try:
+            manifest = _encode_blocks(source, role, out, encoder, settings, spec, chunk_tokens, chunk_overlap,
+                                      use_cache, overwrite, block, staging, start, stop, n_records, params, source_record)
+        except BaseException:
+            if not resume:
+                staging.remove()
+            raise
+        forget_kept(staging.path)
+        staging.remove()
     return manifest
 
 
