@@ -108,11 +108,14 @@ class Staging:
         self.path = out.parent / f".{out.name}.partial"
         self.signature = signature
 
-    def open(self, resume: bool) -> None:
+    def open(self, resume: bool, overwrite: bool) -> None:
+        """Called under the output's writer lock, so an existing staging directory is an interrupted run's."""
+        if self.path.exists() and not resume and overwrite:
+            self.remove()  # --overwrite starts afresh, as artifacts.staged_dir does
         if self.path.exists():
             if not resume:
                 raise UserError(f"{self.path}: an interrupted encode of this output is there; pass --resume to "
-                                f"continue it, or delete {self.path}")
+                                "continue it, or --overwrite to start afresh")
             try:
                 found = json.loads((self.path / "staging.json").read_text())
             except (OSError, json.JSONDecodeError):
@@ -221,7 +224,7 @@ def encode_source(source: str | Path, role: Role, out: str | Path, model: str | 
         params["shard"] = {"index": shard.index, "count": shard.count, "records": [start, stop]}
     staging = Staging(out, {"params": {**params, "model": encoder.fingerprint}, "source_sha256": source_record.get("sha256")})
     with writer_lock(out):  # held over the staged blocks and the final write: a second writer fails at once
-        staging.open(resume)
+        staging.open(resume, overwrite)
         if resume:
             keep_when_interrupted(staging.path, "run the same command with --resume to continue")
         try:
