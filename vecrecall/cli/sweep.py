@@ -169,15 +169,15 @@ def sweep(
         if target_recall is not None and len(result.table):
             choice = _target(result.table, cfg, target_recall, data, queries, index, None, None)
     else:
-        count = {"done": 0, "total": 0}
+        kept = {"indexes": 0, "of": len(sets), "settings": 0}
 
         def hint() -> str:
-            kept = f"; {out} itself is unchanged" if out.exists() else ""
-            return (f"{count['done']} of {count['total']} settings finished{kept}; run the same command with --resume "
-                    "to continue")
+            same = f"; {out} itself is unchanged" if out.exists() else ""
+            return (f"{kept['indexes']} of {kept['of']} indexes finished, {kept['settings']} settings measured{same}; "
+                    "run the same command with --resume to continue")
 
-        def on_progress(done: int, total: int) -> None:
-            count.update(done=done, total=total)
+        def on_progress(indexes: int, of: int, settings: int) -> None:
+            kept.update(indexes=indexes, of=of, settings=settings)
 
         with staged_dir(out, overwrite=overwrite, resume=resume, resume_hint=hint) as stage:
             result = run_sweep(data, sets, cfg, stage.path, stage.resumed, prebuilt, ground_truth=file_gt,
@@ -220,7 +220,7 @@ def default_config() -> Path:
 
 
 def _finished_text(staging: Path) -> str:
-    """'8 finished settings' of a kept partial sweep, read from its manifest ('partial results' if unreadable)."""
+    """'8 measured settings' of a kept partial sweep, read from its manifest ('partial results' if unreadable)."""
     from ..artifacts import optional_manifest
 
     try:
@@ -228,7 +228,7 @@ def _finished_text(staging: Path) -> str:
     except Exception:  # a damaged partial manifest: --resume reports it properly
         m = None
     n = m.stats.get("settings") if m is not None else None
-    return f"{n} finished settings" if isinstance(n, int) else "partial results"
+    return f"{n} measured settings" if isinstance(n, int) else "partial results"
 
 
 def _target(table: Any, cfg: Any, target: float, data: Any, queries: Optional[Path], index: Optional[Path],

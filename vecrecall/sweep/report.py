@@ -17,6 +17,7 @@ import pandas as pd
 from rich import box
 from rich.table import Table
 
+from ..indexes.base import get_spec
 from .pareto import SPEED_AXES
 from .runner import param_columns, row_title
 
@@ -34,16 +35,21 @@ def _set(v: Any) -> bool:
 
 
 def setting_text(row: Any, build_cols: list[str], search_cols: list[str]) -> str:
-    """'faiss IVF nlist=64 nprobe=8': backend and index type, then the build and search parameters set in this
-    row (a string the backend derived, such as the faiss factory string of `--index-type IVF`, only when asked for)."""
+    """'faiss IVF nlist=64 nprobe=8': backend, index type (when the backend has several), a string parameter asked
+    for (a faiss factory string), then the build and search parameters set in this row. A string the backend
+    derived itself (the factory string of `--index-type IVF`) is left out."""
     asked = json.loads(row["build_json"]) if isinstance(row.get("build_json"), str) else {}
+    spec = get_spec(str(row["backend"]))
     kind = row.get("index_type")
-    parts = [str(row["backend"]), *([kind] if isinstance(kind, str) else [])]
+    parts = [str(row["backend"])]
+    if isinstance(kind, str) and len(spec.index_types) > 1:
+        parts.append(kind)
+    parts += [str(row[p.name]) for p in spec.all_params
+              if p.single and p.name in asked and isinstance(row.get(p.name), str)]
     for c in build_cols + search_cols:
         v = row.get(c)
-        if not _set(v) or (isinstance(v, str) and c not in asked):
-            continue
-        parts.append(str(v) if c == kind else f"{c}={_num(v)}")  # 'faiss factory IVF16,SQ8', not 'factory=…'
+        if _set(v) and not isinstance(v, str):
+            parts.append(f"{c}={_num(v)}")
     return " ".join(parts)
 
 
@@ -94,25 +100,52 @@ def _header(name: str) -> str:
     return name.replace("@", "\n@", 1) if "@" in name else name
 
 
+WIDTH = 80
+MIN_SETTING = 20  # narrowest the setting column may get before value columns move to --wide
+
+
+def _caption(repetitions: int, moved: list[str]) -> str:
+    how = (f"median of {repetitions} repetitions ± the larger distance of min or max from it" if repetitions > 1
+           else "one repetition")
+    more = f"{', '.join(moved)}, " if moved else ""
+    return (f"QPS: one thread (1 / mean latency), {how}; {more}batch QPS, p95/p99, ranges: --wide, --json, "
+            "results.parquet")
+
+
 def compact_table(table: pd.DataFrame, recall_cols: list[str], measure_cols: list[str], describe: dict[str, Any],
-                  n_queries: int, metric: str, pareto_by: str, repetitions: int) -> Table:
-    """The default table: key columns only, made to fit 80 columns (the setting column wraps; nothing is cut)."""
+                  n_queries: int, metric: str, pareto_by: str, repetitions: int, width: int = WIDTH) -> Table:
+    """The default table: key columns only, made to fit `width` columns. The setting column wraps (a long word is
+    folded, never cut); when the value columns leave it fewer than MIN_SETTING characters, measure columns and
+    then recall columns after the first move to --wide (the caption names them)."""
     df = _sorted(table, recall_cols[0])
     bcols, scols = param_columns(df)
+    values: dict[str, list[str]] = {c: [f"{v:.3f}" for v in df[c]] for c in recall_cols}
+    values.update({c: [f"{v:.4f}" for v in df[c]] for c in measure_cols})
+    values["QPS"] = [_qps_cell(r) for _, r in df.iterrows()]
+    values["p50\nms"] = [_sig(v) for v in df["p50_ms"]]
+    values["build\ns"] = [_sig(v, 2) if v >= 1 else f"{v:.2f}" for v in df["build_s"]]
+    headers = {c: _header(c) for c in recall_cols + measure_cols}
+    headers.update({c: c for c in ("QPS", "p50\nms", "build\ns")})
+
+    def room(cols: list[str]) -> int:  # what is left for the setting column (gaps of 2 between columns)
+        used = 1 + sum(max([len(x) for x in headers[c].split("\n")] + [len(x) for x in values[c]]) for c in cols)
+        return width - used - 2 * (len(cols) + 1)
+
+    shown = [*recall_cols, *measure_cols, "QPS", "p50\nms", "build\ns"]
+    moved: list[str] = []
+    for c in [*reversed(measure_cols), *reversed(recall_cols[1:])]:
+        if room(shown) >= MIN_SETTING:
+            break
+        shown.remove(c)
+        moved.insert(0, c)
     t = Table(title=_title(describe, n_queries, metric, pareto_by), box=box.SIMPLE_HEAD, pad_edge=False,
-              padding=(0, 1), caption=(f"QPS: one thread (1 / mean latency), median of {repetitions} repetitions, "
-                                       "± its spread; batch QPS, p95/p99 and ranges: --wide, --json, results.parquet"))
+              padding=(0, 1), collapse_padding=True, caption=_caption(repetitions, moved))
     t.add_column("★", no_wrap=True)
-    t.add_column("setting", overflow="fold", ratio=1)
-    for c in recall_cols + measure_cols:
-        t.add_column(_header(c), justify="right", no_wrap=True)
-    for c in ("QPS", "p50\nms", "build\ns"):
-        t.add_column(c, justify="right", no_wrap=True)
-    for _, r in df.iterrows():
-        cells = ["★" if r["pareto"] else "", setting_text(r, bcols, scols)]
-        cells += [f"{r[c]:.3f}" for c in recall_cols]
-        cells += [f"{r[c]:.4f}" for c in measure_cols]
-        cells += [_qps_cell(r), _sig(r["p50_ms"]), _sig(r["build_s"], 2) if r["build_s"] >= 1 else f"{r['build_s']:.2f}"]
+    t.add_column("setting", overflow="fold", ratio=1, min_width=min(MIN_SETTING, max(1, room(shown))))
+    for c in shown:
+        t.add_column(headers[c], justify="right", no_wrap=True)
+    for i, (_, r) in enumerate(df.iterrows()):
+        cells = ["★" if r["pareto"] else "", setting_text(r, bcols, scols)] + [values[c][i] for c in shown]
         t.add_row(*cells, style="green" if r["pareto"] else None)
     return t
 

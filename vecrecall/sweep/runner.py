@@ -257,14 +257,14 @@ def _status(label: str, used: dict[str, Any]) -> str:
 def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Path | None = None,
               resume: bool = False, prebuilt: Prebuilt | None = None,
               ground_truth: Callable[[int], tuple[GroundTruth, str]] | None = None,
-              on_progress: Callable[[int, int], None] | None = None) -> SweepOutcome:
+              on_progress: Callable[[int, int, int], None] | None = None) -> SweepOutcome:
     """Run every setting of `sets` on `data`. With `out` (a directory being written: `artifacts.staged_dir`'s
     staging directory), results.parquet and manifest.json are rewritten after each built index, so an interrupted
     sweep keeps the indexes it finished and `resume=True` continues from them.
 
     `ground_truth(k)` replaces the exact brute-force top-k (e.g. an ann-benchmarks file's own neighbours); it
-    returns (GroundTruth, a status line). `on_progress(settings finished, settings in all)` is told after each
-    built index. Raises UserError for a bad grid (before anything is built) or resumed results of other options.
+    returns (GroundTruth, a status line). `on_progress(indexes finished, indexes in all, settings measured)` is
+    told at the start and after each built index (what an interrupted sweep keeps). Raises UserError for a bad grid (before anything is built) or resumed results of other options.
     """
     t_start = time.perf_counter()
     check_grid(sets, data, cfg.ks, cfg.seed, prebuilt)
@@ -306,7 +306,7 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
     asked = [_requested_count(bs, ctx, prebuilt) for bs in sets]
     total = sum(asked)
     if on_progress:
-        on_progress(len(rows), total)
+        on_progress(len(finished & {bs.key() for bs in sets}), len(sets), len(rows))
     with steps("sweep", total, "settings") as bar:
         completed = 0.0
         for i, bs in enumerate(sets):
@@ -372,7 +372,7 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                 _write_results(out, rows, cfg)
                 save_manifest(False)
             if on_progress:
-                on_progress(len(rows), total)
+                on_progress(len(finished & {b.key() for b in sets}), len(sets), len(rows))
             del index
     sweep_load.stop()
     if sweep_load.busy and not warned:
