@@ -272,3 +272,35 @@ def test_source_options_are_checked(vr, sample_chain, tmp_path):
     assert_user_error(vr("sweep", "--synthetic", "10", "--backend", "faiss"), "--synthetic '10'")
     assert_user_error(vr("sweep", "--embeddings", sample_chain["emb"], "--queries", sample_chain["qemb"], "--resume",
                          "--backend", "faiss"), "--resume needs --out")
+
+
+def _ann_benchmarks_file(path, n=300, nq=20, dim=8, k=10):
+    """An ann-benchmarks HDF5 file (euclidean) with its exact neighbours."""
+    import h5py
+
+    rng = np.random.default_rng(3)
+    train, test = rng.normal(size=(n, dim)).astype(np.float32), rng.normal(size=(nq, dim)).astype(np.float32)
+    d = ((test[:, None, :] - train[None, :, :]) ** 2).sum(-1)
+    with h5py.File(path, "w") as f:
+        f["train"], f["test"] = train, test
+        f["neighbors"] = np.argsort(d, axis=1, kind="stable")[:, :k].astype(np.int32)
+        f["distances"] = np.sort(d, axis=1)[:, :k].astype(np.float32)
+        f.attrs["distance"] = "euclidean"
+    return path
+
+
+def test_an_ann_benchmarks_file_is_swept_against_its_own_neighbours(vr, tmp_path):
+    h5 = _ann_benchmarks_file(tmp_path / "a.hdf5")
+    out = tmp_path / "sw"
+    r = vr("sweep", "--embeddings", h5, *FAST, "--backend", "faiss", "--index-type", "IVF", "--nlist", "8",
+           "--nprobe", "1,8", "--out", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert [x["nprobe"] for x in rows] == [1, 8] and rows[1]["recall@10"] == 1.0 and rows[0]["recall@10"] < 1.0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["params"]["metric"] == "l2" and m["inputs"]["hdf5"]["format"] == "ann-benchmarks hdf5"
+    assert m["stats"]["ground_truth"] == "from a.hdf5 'neighbors' (brute force agrees on all 20 sampled queries)"
+    assert_user_error(vr("sweep", "--embeddings", h5, "--queries", h5, "--backend", "faiss"),
+                      "an ann-benchmarks file brings its own queries ('test'); drop --queries/--holdout")
+    assert_user_error(vr("sweep", "--embeddings", h5, "-k", "11", "--backend", "faiss"), "-k 11:",
+                      "holds 10 neighbours per query")

@@ -247,3 +247,14 @@ def test_plain_progress_lines_every_tenth_and_every_ten_seconds():
                                                   "sweep: 30/1,000 settings"]
     p.finish()
     assert lines[-1].startswith("sweep: 30/1,000 settings (3%), 0:30 elapsed, ~16:10 left")
+
+
+def test_plain_progress_ends_with_one_100_percent_line():
+    from vecrecall.progress import PlainLines
+
+    lines: list[str] = []
+    p = PlainLines("sweep", 3, "settings", write=lines.append)
+    for _ in range(9):
+        p.update(advance=1 / 3)  # thirds add up to 2.999…
+    p.finish()
+    assert [l for l in lines if "(100%)" in l] == [lines[-1]] and "left" not in lines[-1]

@@ -63,9 +63,13 @@ class PlainLines:
         self.last_frac = 0.0
         self.status = ""
 
+    def _frac(self) -> float:
+        frac = self.completed / self.total if self.total > 0 else 1.0
+        return 1.0 if frac > 1 - 1e-9 else frac  # fractions of a step add up to 0.999…
+
     def line(self) -> str:
         elapsed = self.clock() - self.t0
-        frac = self.completed / self.total if self.total > 0 else 1.0
+        frac = self._frac()
         left = f", ~{_clock(elapsed / frac * (1 - frac))} left" if 0 < frac < 1 else ""
         status = f" · {self.status}" if self.status else ""
         return (f"{self.description}: {self.completed:,.0f}/{self.total:,.0f} {self.unit} ({frac:.0%}), "
@@ -78,15 +82,17 @@ class PlainLines:
         self.completed = (self.completed if completed is None else float(completed)) + advance
         if status is not None:
             self.status = status
-        frac = self.completed / self.total if self.total > 0 else 1.0
+        frac = self._frac()
         now = self.clock()
         if now - self.last_t >= self.every_s or frac - self.last_frac >= self.step - 1e-9:
             self.write(self.line())
             self.last_t, self.last_frac = now, frac
 
     def finish(self) -> None:
-        if self.last_frac < 1.0 or self.completed < self.total:
+        """The closing line, unless the last one written already said 100%."""
+        if self.last_frac < 1.0:
             self.write(self.line())
+            self.last_frac = 1.0
 
 
 def _clock(seconds: float) -> str:

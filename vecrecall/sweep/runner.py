@@ -268,11 +268,7 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
     """
     t_start = time.perf_counter()
     check_grid(sets, data, cfg.ks, cfg.seed, prebuilt)
-    sweep_load = LoadWatch().start()
-    if sweep_load.busy:
-        console.print(f"[yellow]warning[/]: {_busy_text(sweep_load)} before timing; other processes are using the "
-                      "cores, so latency and QPS will be noisy (see the min–max spread) — time on an idle machine "
-                      "for figures to publish", highlight=False)
+    sweep_load = LoadWatch().start()  # before the ground truth: what other processes do, not this one
     ctx = data_context(data.n, data.dim, cfg.ks)
     params = {"ks": cfg.ks, "metric": data.metric, "seed": cfg.seed, "passes": cfg.passes, "warmup": cfg.warmup,
               "threads": cfg.threads, "latency_queries": cfg.latency_queries, "pareto_by": cfg.pareto_by,
@@ -288,6 +284,10 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
     builds = reused = 0
     notes: list[str] = []
     warned = sweep_load.busy
+    if warned:  # said once the inputs are known to be good, so a bad input is still one line
+        console.print(f"[yellow]warning[/]: {_busy_text(sweep_load)} before timing; other processes are using the "
+                      "cores, so latency and QPS will be noisy (see the min–max spread) — time on an idle machine "
+                      "for figures to publish", highlight=False)
 
     def save_manifest(complete: bool) -> Manifest:
         load = LoadWatch(sweep_load.cores, sweep_load.before, float("nan"), float("nan"))
@@ -374,6 +374,7 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
             if on_progress:
                 on_progress(len(finished & {b.key() for b in sets}), len(sets), len(rows))
             del index
+        bar.update(completed=total)
     sweep_load.stop()
     if sweep_load.busy and not warned:
         console.print(f"[yellow]warning[/]: {_busy_text(sweep_load)} during timing; other processes were using the "
