@@ -145,7 +145,9 @@ def main() -> None:
     med = [s["qps"] for s in new]
     inv_new = inversions(med)
     outside = [i for i in inv_new if med[i + 1] > new[i]["qps_max"]]
-    pairs = lambda inv: ", ".join(f"{nprobes[i]}→{nprobes[i + 1]}" for i in inv) or "none"  # noqa: E731
+    def pairs(inv: list[int]) -> str:
+        return ", ".join(f"{nprobes[i]}→{nprobes[i + 1]}" for i in inv) or "none"
+
     print(f"inversions (QPS rose with nprobe): old batch {pairs(inversions(old))}; sweep 1-thread {pairs(inv_new)} "
           f"(outside the reported spread: {pairs(outside)}); sweep batch {pairs(inversions([s['batch_qps'] for s in new]))}; "
           f"raw faiss {pairs(inversions(raw_med))}")

@@ -11,7 +11,6 @@ import select
 import subprocess
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 from clirun import cli_env, entry_point, run_cli

@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from ..artifacts import MANIFEST, Manifest, atomic_file, read_manifest, write_json
@@ -24,7 +25,8 @@ from ..progress import console, steps
 from .data import SweepData
 from .grid import BuildSet, data_context
 from .groundtruth import GroundTruth, cached_topk, recall_at
-from .harness import MIN_BATCH_QUERIES, MIN_BATCH_S, MIN_LATENCY_S, LoadWatch, threads, tile_queries, tiled_rows, time_settings, usable_cpus
+from .harness import (MIN_BATCH_QUERIES, MIN_BATCH_S, MIN_LATENCY_S, LoadWatch, threads, tiled_rows, time_settings,
+                      usable_cpus)
 from .pareto import pareto_mask, speed_of
 
 RESULTS = "results.parquet"
@@ -236,7 +238,7 @@ def quality(index: Index, data: SweepData, gt: GroundTruth, cfg: SweepSettings) 
     setting, from one batch search over all queries."""
     kmax = max(cfg.ks)
     with threads(index, cfg.threads):
-        scores, positions = index.search(tile_queries(data.queries, 1), kmax)
+        scores, positions = index.search(np.ascontiguousarray(data.queries, dtype=np.float32), kmax)
     row: dict[str, Any] = {}
     for k in cfg.ks:
         row[f"recall@{k}"] = float(recall_at(gt, positions, data.corpus, data.queries, data.metric, k).mean())
@@ -264,7 +266,8 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
 
     `ground_truth(k)` replaces the exact brute-force top-k (e.g. an ann-benchmarks file's own neighbours); it
     returns (GroundTruth, a status line). `on_progress(indexes finished, indexes in all, settings measured)` is
-    told at the start and after each built index (what an interrupted sweep keeps). Raises UserError for a bad grid (before anything is built) or resumed results of other options.
+    told at the start and after each built index (what an interrupted sweep keeps). Raises UserError for a bad
+    grid (before anything is built) or resumed results of other options.
     """
     t_start = time.perf_counter()
     check_grid(sets, data, cfg.ks, cfg.seed, prebuilt)
@@ -342,10 +345,12 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                 measured.append(quality(index, data, gt, cfg))
             weights = [len(p.requested) / cfg.passes for p in todo]
 
-            def step(j: int, rep: int) -> None:
+            def step(j: int, rep: int, weights: list[float] = weights, todo: list[_Planned] = todo,
+                     label: str = label) -> None:
                 nonlocal completed
                 completed += weights[j]
-                bar.update(completed=completed, status=f"{_status(label, todo[j].used)} · repetition {rep + 1}/{cfg.passes}")
+                bar.update(completed=completed,
+                           status=f"{_status(label, todo[j].used)} · repetition {rep + 1}/{cfg.passes}")
 
             load = LoadWatch().start()
             timings = time_settings(index, [p.used for p in todo], data.queries, kmax, cfg.passes, cfg.warmup,
@@ -358,8 +363,8 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                 row.update(p.used)
                 row.update(q)
                 row.update(t.summary())
-                row.update(batch_queries=tiled_rows(len(data.queries)), load1_before=load.before, load1_after=load.after,
-                           build_s=round(build_s, 4), index_bytes=int(nbytes), build_key=bkey, setting=p.key,
+                row.update(batch_queries=tiled_rows(len(data.queries)), load1_before=load.before,
+                           load1_after=load.after, build_s=round(build_s, 4), index_bytes=int(nbytes), build_key=bkey, setting=p.key,
                            build_json=json.dumps(bs.params, sort_keys=True, default=str),
                            search_json=json.dumps(p.used, sort_keys=True, default=str),
                            requested_json=json.dumps(p.requested, sort_keys=True, default=str))
@@ -381,7 +386,8 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                       "cores, so latency and QPS are noisy (see the min–max spread)", highlight=False)
     table = _write_results(out, rows, cfg) if out is not None else _with_pareto(pd.DataFrame(rows), cfg)
     manifest = save_manifest(True)
-    return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start, notes, sweep_load.record())
+    return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start, notes,
+                        sweep_load.record())
 
 
 def _busy_text(load: LoadWatch) -> str:
@@ -389,8 +395,9 @@ def _busy_text(load: LoadWatch) -> str:
 
 
 TIMING_TEXT = ("settings of one index timed round-robin in `passes` repetitions; per repetition: latency pass (one "
-               "query per call, 1 thread, the queries repeated whole until >= min_latency_s), batch pass (queries tiled to >= min_batch_queries, `threads` threads, "
-               ">= min_batch_s); qps = 1/mean latency; medians with min-max over repetitions")
+               "query per call, 1 thread, the queries repeated whole until >= min_latency_s), batch pass (queries "
+               "tiled to >= min_batch_queries, `threads` threads, >= min_batch_s); qps = 1/mean latency; medians "
+               "with min-max over repetitions")
 
 
 def _collapse_note(label: str, requested: list[dict[str, Any]], row: dict[str, Any], k: int) -> str:
