@@ -77,10 +77,10 @@ def main() -> None:
     cls = get_backend("faiss")
     for build, search in settings:
         idx = cls.build(x, "cosine", dict(build))
-        idx.apply(**search)
+        idx.configure(search, args.k)
         h50, r50, h95, r95, w50 = [], [], [], [], []
         for _ in range(args.rounds):
-            h = single_query_latency(idx, q, args.k, search, args.passes, warmup=100).samples_ms
+            h = single_query_latency(idx, q, args.k, search, args.passes, warmup=100)
             r = raw_latency(idx.index.search, q, args.k, args.passes, warmup=100)
             w = raw_latency(lambda x, kk: idx.search(x, kk, **search), q, args.k, args.passes, warmup=100)
             h50.append(np.percentile(h, 50)); r50.append(np.percentile(r, 50)); w50.append(np.percentile(w, 50))

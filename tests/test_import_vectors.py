@@ -383,8 +383,6 @@ def test_sweep_hdf5_bad_input(tmp_path):
         sweep_data_from_hdf5(tmp_path / "c.hdf5")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the lead's hook in cli/sweep.py and sweep/runner.run_sweep (see the "
-                   "vectors helper's report); remove this marker when it is in")
 def test_sweep_cli_takes_an_hdf5_file(tmp_path, vr):
     from vecrecall.io.vectors.annbench import file_ground_truth, sweep_data_from_hdf5
     from vecrecall.sweep.groundtruth import exact_topk, recall_at

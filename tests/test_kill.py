@@ -46,6 +46,7 @@ class Writer:
     identify: Callable[[Path, Path], str]  # (out, reference dir holding A and B) → "A" or "B"; asserts consistency
     fallback_steps: tuple[str, ...] = ()  # extra windows of the two-rename fallback (directories only)
     overwrite: tuple[str, ...] = ("--overwrite",)  # how to ask for replacement (eval --per-query always replaces)
+    staged: bool = False  # writes files inside a staging directory first (sweep): the commit is each step's last time
 
 
 def _dir_files_consistent(out: Path) -> None:
@@ -99,6 +100,21 @@ def _identify_run(out: Path, ref: Path) -> str:
     return v
 
 
+def _identify_sweep(out: Path, ref: Path) -> str:
+    m = read_manifest(out, expect="sweep")
+    _dir_files_consistent(out)
+    assert m.stats["complete"] is True
+    df = pd.read_parquet(out / "results.parquet")
+    for v in "AB":
+        r = ref / v / out.name
+        if read_manifest(r).params["ks"] == m.params["ks"]:
+            want = pd.read_parquet(r / "results.parquet")
+            cols = ["setting", *[c for c in want.columns if c.startswith("recall@")]]
+            pd.testing.assert_frame_equal(df[cols], want[cols])  # timings differ from run to run; results do not
+            return v
+    raise AssertionError(f"{out}: ks {m.params['ks']} is neither version")
+
+
 def _identify_per_query(out: Path, ref: Path) -> str:
     v = _same_file_version(out, ref)
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(ref / v / out.name))
@@ -129,6 +145,11 @@ WRITERS = [
            lambda i, out, v: ["eval", "--qrels", SAMPLE, i["run1"], "-m", {"A": "nDCG@10", "B": "P@5"}[v],
                               "--per-query", out],
            _identify_per_query, overwrite=()),
+    Writer("sweep", "sw", DIR_STEPS,
+           lambda i, out, v: ["sweep", "--embeddings", i["emb"], "--queries", i["qemb"], "--backend", "faiss",
+                              "--index-type", "Flat", "-k", {"A": 5, "B": 7}[v], "--passes", "1", "--warmup", "0",
+                              "--out", out],
+           _identify_sweep, FALLBACK_STEPS, staged=True),
 ]
 IDS = [w.name for w in WRITERS]
 
@@ -183,6 +204,7 @@ def _kill_sequence(w: Writer, world: dict, plan: list[Kill], work: Path, max_kil
     _inproc(*w.args(inputs, out, "A"))
     state = "A"
     counts = {"kills": 0, "old": 0, "new": 0, "finished": 0}
+    nth = _step_counts(w, world, work / "probe") if w.staged else {}
     for n, k in enumerate(plan):
         if max_kills is not None and counts["kills"] >= max_kills:
             break
@@ -195,7 +217,7 @@ def _kill_sequence(w: Writer, world: dict, plan: list[Kill], work: Path, max_kil
             assert proc.stderr is not None
             for line in proc.stderr:
                 seen.append(line.strip())
-                if line.strip() == f"vecrecall-test-swap {k.step}":
+                if line.strip() == f"vecrecall-test-swap {k.step}" and seen.count(line.strip()) >= nth.get(k.step, 1):
                     proc.send_signal(signal.SIGKILL)
                     break
             else:
@@ -224,6 +246,19 @@ def _kill_sequence(w: Writer, world: dict, plan: list[Kill], work: Path, max_kil
     assert w.identify(out, ref) == target
     assert [p.name for p in work.iterdir() if p.name.startswith(".")] == []
     return counts
+
+
+def _step_counts(w: Writer, world: dict, work: Path) -> dict[str, int]:
+    """How often each step is printed by one uninterrupted write (a staged writer's files inside its staging
+    directory are written atomically too): the commit of --out is the last time each step comes."""
+    _inproc(*w.args(world["inputs"], work / w.out_name, "A"))
+    env = cli_env(VECRECALL_TEST_SWAP_DELAY="0.001", VECRECALL_CACHE_DIR=str(world["dir"] / "cache"))
+    proc = spawn(*w.args(world["inputs"], work / w.out_name, "B"), *w.overwrite, env=env)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    steps = [line.split()[1] for line in err.splitlines() if line.startswith("vecrecall-test-swap ")]
+    assert steps[-len(w.steps):] == list(w.steps), steps  # the last steps are the commit of --out
+    return {s: steps.count(s) for s in set(steps)}
 
 
 @pytest.mark.parametrize("w", WRITERS, ids=IDS)

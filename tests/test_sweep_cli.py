@@ -35,8 +35,17 @@ def test_ivf_grid_builds_once_per_nlist_and_recall_rises_with_nprobe(vr, sample_
     assert json.loads(capped["requested_json"].item()) == [{"nprobe": 8}, {"nprobe": 16}, {"nprobe": 32}]
     assert "nprobe=8, nprobe=16, nprobe=32 all run as nprobe=8" in r.stderr
     for col in ("backend", "index_type", "nlist", "nprobe", "recall@10", "p50_ms", "p95_ms", "p99_ms", "qps",
-                "build_s", "index_bytes", "pareto"):
+                "qps_min", "qps_max", "p50_ms_min", "p50_ms_max", "batch_qps", "batch_qps_min", "batch_qps_max",
+                "mean_ms", "repetitions", "batch_queries", "load1_before", "load1_after", "build_s", "index_bytes",
+                "pareto"):
         assert col in df.columns
+    # QPS is ann-benchmarks' single-thread QPS (1 / mean latency); the batch pass is its own column, on the
+    # queries tiled to at least 1,000 rows.
+    assert np.allclose(df["qps"], 1000.0 / df["mean_ms"]) and (df["repetitions"] == 1).all()
+    assert (df["batch_queries"] == 1000).all() and df["batch_qps"].gt(0).all()
+    load = manifest["stats"]["load"]
+    assert set(load) == {"cores", "load1_before", "load1_after", "own_cpus", "others", "busy"}
+    assert manifest["params"]["timing_method"] == 2 and manifest["params"]["min_batch_queries"] == 1000
     for nl, part in df.groupby("nlist"):
         part = part.sort_values("nprobe")
         rec = part["recall@10"].to_numpy()
@@ -141,34 +150,70 @@ def test_target_recall_out_of_reach_says_so(vr, sample_chain):
     assert "no setting reaches recall@10 ≥ 1" in r.stdout and "Widen the grid" in r.stdout
 
 
-def test_interrupted_sweep_keeps_rows_and_resumes(vr, sample_chain, tmp_path, monkeypatch):
+def _interrupt_at_index(monkeypatch, n: int) -> list[int]:
+    """Make the n-th built index's timing raise KeyboardInterrupt (what Ctrl-C does); returns the call log."""
     import vecrecall.sweep.runner as runner
 
-    real, calls = runner.measure, []
+    real, calls = runner.time_settings, []
 
     def flaky(*a, **kw):
         calls.append(1)
-        if len(calls) == 9:
+        if len(calls) == n:
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(runner, "measure", flaky)
-    out = tmp_path / "sw"
+    monkeypatch.setattr(runner, "time_settings", flaky)
+    return calls
+
+
+def test_interrupted_sweep_keeps_finished_indexes_and_resumes(vr, sample_chain, tmp_path, monkeypatch):
+    calls = _interrupt_at_index(monkeypatch, 3)
+    out, partial = tmp_path / "sw", tmp_path / ".sw.partial"
     r = _sweep(vr, sample_chain, *IVF_GRID, "--out", out)
     assert r.exit_code == 130
-    assert len(pd.read_parquet(out / "results.parquet")) == 8
-    assert json.loads((out / "manifest.json").read_text())["stats"]["complete"] is False
-    # Without --resume the directory is refused; with it only the 7 missing settings run, and nlist=8 is not rebuilt.
-    assert_user_error(_sweep(vr, sample_chain, *IVF_GRID, "--out", out), "already exists", "--overwrite")
+    # Nothing at --out until the sweep is complete; the two finished indexes (4 + 5 rows) are kept for --resume,
+    # and the message says exactly that.
+    assert not out.exists()
+    assert len(pd.read_parquet(partial / "results.parquet")) == 9
+    assert json.loads((partial / "manifest.json").read_text())["stats"]["complete"] is False
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"interrupted; partial results kept in {partial} (2 of 3 indexes finished, 9 settings measured; run the same "
+        "command with --resume to continue)")
+    # A plain re-run says to pass --resume (and does nothing).
+    assert_user_error(_sweep(vr, sample_chain, *IVF_GRID, "--out", out), f"{out}: an interrupted sweep left 9 measured "
+                      f"settings in {partial}; pass --resume to continue it, or --overwrite to start afresh")
     calls.clear()
-    monkeypatch.setattr(runner, "measure", lambda *a, **kw: (calls.append(1), real(*a, **kw))[1])
     r = _sweep(vr, sample_chain, *IVF_GRID, "--out", out, "--resume")
     assert r.exit_code == 0, r.stderr
-    assert len(calls) == 7
+    assert len(calls) == 1  # only nlist=32 is built and timed
+    assert not partial.exists() and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 15 and df["setting"].is_unique
     stats = json.loads((out / "manifest.json").read_text())["stats"]
-    assert stats["complete"] and stats["builds"] == 2 and stats["builds_total"] == 4  # nlist=16 was built twice
+    assert stats["complete"] and stats["builds"] == 1 and stats["builds_total"] == 3
+    assert sorted(json.loads((out / "manifest.json").read_text())["files"]) == ["recall_vs_qps.png", "results.parquet"]
+
+
+def test_overwrite_keeps_the_old_sweep_until_the_new_one_is_complete(vr, sample_chain, tmp_path, monkeypatch):
+    out = tmp_path / "sw"
+    grid = ["--backend", "faiss", "--index-type", "IVF", "--nlist", "8,16", "--nprobe", "1,4"]
+    assert _sweep(vr, sample_chain, *grid, "--out", out, "--target-recall", "0.5").exit_code == 0
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert set(before) == {"manifest.json", "results.parquet", "recall_vs_qps.png", "target-recall-0.5.yaml"}
+    _interrupt_at_index(monkeypatch, 2)
+    r = _sweep(vr, sample_chain, "--backend", "faiss", "--index-type", "IVF", "--nlist", "8,16", "--nprobe", "2",
+               "--out", out, "--overwrite")
+    assert r.exit_code == 130
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # the old sweep, byte for byte
+    assert f"(1 of 2 indexes finished, 1 settings measured; {out} itself is unchanged; run the same command with " \
+           "--resume to continue)" in r.stderr
+    monkeypatch.undo()
+    r = _sweep(vr, sample_chain, "--backend", "faiss", "--index-type", "IVF", "--nlist", "8,16", "--nprobe", "2",
+               "--out", out, "--overwrite", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [x["nprobe"] for x in json.loads(r.stdout)["rows"]] == [2, 2]
+    assert sorted(f.name for f in out.iterdir()) == ["manifest.json", "recall_vs_qps.png", "results.parquet"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_holdout_and_synthetic_sources(vr, sample_chain):
@@ -227,3 +272,35 @@ def test_source_options_are_checked(vr, sample_chain, tmp_path):
     assert_user_error(vr("sweep", "--synthetic", "10", "--backend", "faiss"), "--synthetic '10'")
     assert_user_error(vr("sweep", "--embeddings", sample_chain["emb"], "--queries", sample_chain["qemb"], "--resume",
                          "--backend", "faiss"), "--resume needs --out")
+
+
+def _ann_benchmarks_file(path, n=300, nq=20, dim=8, k=10):
+    """An ann-benchmarks HDF5 file (euclidean) with its exact neighbours."""
+    import h5py
+
+    rng = np.random.default_rng(3)
+    train, test = rng.normal(size=(n, dim)).astype(np.float32), rng.normal(size=(nq, dim)).astype(np.float32)
+    d = ((test[:, None, :] - train[None, :, :]) ** 2).sum(-1)
+    with h5py.File(path, "w") as f:
+        f["train"], f["test"] = train, test
+        f["neighbors"] = np.argsort(d, axis=1, kind="stable")[:, :k].astype(np.int32)
+        f["distances"] = np.sort(d, axis=1)[:, :k].astype(np.float32)
+        f.attrs["distance"] = "euclidean"
+    return path
+
+
+def test_an_ann_benchmarks_file_is_swept_against_its_own_neighbours(vr, tmp_path):
+    h5 = _ann_benchmarks_file(tmp_path / "a.hdf5")
+    out = tmp_path / "sw"
+    r = vr("sweep", "--embeddings", h5, *FAST, "--backend", "faiss", "--index-type", "IVF", "--nlist", "8",
+           "--nprobe", "1,8", "--out", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert [x["nprobe"] for x in rows] == [1, 8] and rows[1]["recall@10"] == 1.0 and rows[0]["recall@10"] < 1.0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["params"]["metric"] == "l2" and m["inputs"]["hdf5"]["format"] == "ann-benchmarks hdf5"
+    assert m["stats"]["ground_truth"] == "from a.hdf5 'neighbors' (brute force agrees on all 20 sampled queries)"
+    assert_user_error(vr("sweep", "--embeddings", h5, "--queries", h5, "--backend", "faiss"),
+                      "an ann-benchmarks file brings its own queries ('test'); drop --queries/--holdout")
+    assert_user_error(vr("sweep", "--embeddings", h5, "-k", "11", "--backend", "faiss"), "-k 11:",
+                      "holds 10 neighbours per query")

@@ -128,3 +128,133 @@ def test_threads_context_limits_faiss_and_hnswlib():
     h = get_backend("hnswlib").build(x, "l2", {"hnsw_m": 8})
     with threads(h, 1):
         assert h.index.num_threads == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timing: tiling, round-robin repetitions, medians with spread, load, the Pareto axis, plain progress lines
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_small_query_sets_are_tiled_whole_to_1000_rows():
+    from vecrecall.sweep.harness import tile_queries, tiled_rows
+
+    q = np.arange(93 * 4, dtype=np.float32).reshape(93, 4)
+    t = tile_queries(q)
+    assert t.shape == (1023, 4) and tiled_rows(93) == 1023 and t.flags["C_CONTIGUOUS"]
+    assert np.array_equal(t[93 * 10 : 93 * 11], q) and np.array_equal(t[-93:], q)
+    big = np.zeros((1500, 4), dtype=np.float32)
+    assert tile_queries(big).shape == (1500, 4) and tiled_rows(1000) == 1000 and tiled_rows(1) == 1000
+
+
+def test_settings_are_timed_round_robin(monkeypatch):
+    from vecrecall.indexes.base import get_backend
+    from vecrecall.sweep import harness
+
+    x = np.random.default_rng(0).standard_normal((400, 8)).astype(np.float32)
+    index = get_backend("faiss").build(x, "l2", {"index_type": "IVF", "nlist": 8})
+    order: list[tuple[str, int]] = []
+    real_configure = index.configure
+    monkeypatch.setattr(index, "configure", lambda s, k: (order.append(("set", s["nprobe"])), real_configure(s, k))[1])
+    monkeypatch.setattr(harness, "latency_pass", lambda *a, **kw: (order.append(("lat", index.settings.used["nprobe"])),
+                                                                   np.array([1.0, 2.0]))[1])
+    monkeypatch.setattr(harness, "batch_pass", lambda *a, **kw: (order.append(("batch", index.settings.used["nprobe"])),
+                                                                 100.0)[1])
+    steps: list[tuple[int, int]] = []
+    timings = harness.time_settings(index, [{"nprobe": 1}, {"nprobe": 2}, {"nprobe": 4}], x[:10], 5, 3, 0, 1,
+                                    on_step=lambda i, rep: steps.append((i, rep)))
+    # Repetition 1 of every setting, then repetition 2 of every setting, …; each set before it is timed.
+    assert order == [(w, n) for _ in range(3) for n in (1, 2, 4) for w in ("set", "lat", "batch")]
+    assert steps == [(i, rep) for rep in range(3) for i in range(3)]
+    assert [len(t.latency_ms) for t in timings] == [3, 3, 3] and timings[0].batch_qps == [100.0] * 3
+
+
+def test_latency_pass_times_whole_query_sets_for_at_least_min_s():
+    from vecrecall.indexes.base import get_backend
+    from vecrecall.sweep.harness import latency_pass, query_rows
+
+    x = np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32)
+    index = get_backend("faiss").build(x, "l2", {"index_type": "Flat"})
+    rows = query_rows(x[:7])
+    once = latency_pass(index, rows, 5)
+    assert once.shape == (7,) and (once > 0).all()
+    longer = latency_pass(index, rows, 5, warmup=3, min_s=0.02)
+    assert len(longer) % 7 == 0 and longer.sum() >= 20.0  # ms
+
+
+def test_timing_summary_is_medians_with_min_max():
+    from vecrecall.sweep.harness import Timing
+
+    t = Timing([np.array([1.0, 1.0]), np.array([2.0, 2.0, 2.0, 6.0]), np.array([0.5, 0.5])], [300.0, 100.0, 200.0])
+    s = t.summary()
+    # Single-thread QPS per repetition = 1000 / mean ms: 1000, 333.3, 2000 → median 1000, min 333.3, max 2000.
+    assert s["qps"] == 1000.0 and s["qps_min"] == pytest.approx(1000 / 3) and s["qps_max"] == 2000.0
+    assert (s["p50_ms"], s["p50_ms_min"], s["p50_ms_max"]) == (1.0, 0.5, 2.0)
+    assert (s["batch_qps"], s["batch_qps_min"], s["batch_qps_max"]) == (200.0, 100.0, 300.0)
+    pooled = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 6.0, 0.5, 0.5])
+    assert s["p95_ms"] == pytest.approx(np.percentile(pooled, 95)) and s["mean_ms"] == pytest.approx(pooled.mean())
+    assert s["repetitions"] == 3
+
+
+def test_load_watch_estimates_other_processes():
+    from vecrecall.sweep.harness import LoadWatch
+
+    assert LoadWatch(cores=2, before=1.6, after=0.0, own_cpus=0.0).busy  # 1.6 > 2 − 0.5
+    assert not LoadWatch(cores=2, before=1.4, after=1.4, own_cpus=1.0).busy
+    w = LoadWatch(cores=2, before=0.2, after=3.0, own_cpus=1.0)  # 3.0 load, 1.0 of it this process
+    assert w.others == 2.0 and w.busy
+    assert LoadWatch(cores=4, before=0.5, after=2.5, own_cpus=2.2).others == 0.5
+    nan = float("nan")
+    assert not LoadWatch(cores=2, before=nan, after=nan, own_cpus=nan).busy  # no load average (Windows)
+    rec = LoadWatch(cores=2, before=1.6, after=2.0, own_cpus=0.5).record()
+    assert rec == {"cores": 2, "load1_before": 1.6, "load1_after": 2.0, "own_cpus": 0.5, "others": 1.6, "busy": True}
+
+
+def test_pareto_axis_and_target_pick_follow_pareto_by():
+    from vecrecall.sweep.pareto import speed_of
+    from vecrecall.sweep.tune import pick
+
+    t = pd.DataFrame({"recall@10": [0.9, 0.9, 0.95], "qps": [1000.0, 500.0, 400.0], "batch_qps": [2000.0, 9000.0, 100.0],
+                      "p50_ms": [1.0, 0.5, 3.0], "name": ["a", "b", "c"]})
+    assert speed_of(t, "qps").tolist() == [1000.0, 500.0, 400.0]
+    assert speed_of(t, "batch").tolist() == [2000.0, 9000.0, 100.0] and speed_of(t, "p50").tolist() == [-1.0, -0.5, -3.0]
+    assert pareto_mask(t["recall@10"].to_numpy(), speed_of(t, "qps")).tolist() == [True, False, True]
+    assert pareto_mask(t["recall@10"].to_numpy(), speed_of(t, "batch")).tolist() == [False, True, True]
+    assert pick(t, "recall@10", 0.9)["name"] == "a"
+    assert pick(t, "recall@10", 0.9, "batch")["name"] == "b" and pick(t, "recall@10", 0.9, "p50")["name"] == "b"
+    assert pick(t, "recall@10", 0.95)["name"] == "c" and pick(t, "recall@10", 0.99) is None
+
+
+def test_plain_progress_lines_every_tenth_and_every_ten_seconds():
+    from vecrecall.progress import PlainLines
+
+    lines: list[str] = []
+    now = [0.0]
+    p = PlainLines("sweep", 40, "settings", write=lines.append)
+    p.clock = lambda: now[0]
+    p.t0 = p.last_t = 0.0
+    for i in range(1, 41):
+        now[0] = i * 0.1
+        p.update(completed=i, status=f"s{i}")
+    assert [l.split(" (")[0] for l in lines] == [f"sweep: {n}/40 settings" for n in range(4, 41, 4)]
+    assert lines[0] == "sweep: 4/40 settings (10%), 0:00 elapsed, ~0:04 left · s4"
+    lines.clear()
+    p = PlainLines("sweep", 1000, "settings", write=lines.append)
+    p.clock = lambda: now[0]
+    p.t0 = p.last_t = now[0] = 0.0
+    for i in range(1, 31):  # 3% done in 30 s: a line every 10 s
+        now[0] = float(i)
+        p.update(advance=1)
+    assert [l.split(" (")[0] for l in lines] == ["sweep: 10/1,000 settings", "sweep: 20/1,000 settings",
+                                                  "sweep: 30/1,000 settings"]
+    p.finish()
+    assert lines[-1].startswith("sweep: 30/1,000 settings (3%), 0:30 elapsed, ~16:10 left")
+
+
+def test_plain_progress_ends_with_one_100_percent_line():
+    from vecrecall.progress import PlainLines
+
+    lines: list[str] = []
+    p = PlainLines("sweep", 3, "settings", write=lines.append)
+    for _ in range(9):
+        p.update(advance=1 / 3)  # thirds add up to 2.999…
+    p.finish()
+    assert [l for l in lines if "(100%)" in l] == [lines[-1]] and "left" not in lines[-1]

@@ -61,7 +61,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -243,7 +243,7 @@ def sha256_path(path: str | os.PathLike) -> str:
 _HIDDEN = r"(?:lock|partial|(?:tmp|old|trash)-\d+-[0-9a-f]{8}|manifest\.json\.next-[0-9a-f]{16})"
 _ANY_HIDDEN = re.compile(rf"^\..+\.{_HIDDEN}$")
 _LIVE: set[Path] = set()  # this process's temporaries not yet committed or removed
-_KEPT: dict[Path, str] = {}  # staging directories kept on purpose when interrupted → how to continue
+_KEPT: dict[Path, Any] = {}  # staging directories kept on purpose when interrupted → how to continue (text or callable)
 _DONE: list[Path] = []  # outputs this process committed (an interruption after them did not undo them)
 _TEST_DELAY = "VECRECALL_TEST_SWAP_DELAY"
 _TEST_FALLBACK = "VECRECALL_TEST_SWAP_FALLBACK"
@@ -260,6 +260,11 @@ def _hidden(final: Path, kind: str) -> Path:
 
 def _partial(final: Path) -> Path:
     return final.with_name(f".{final.name}.partial")
+
+
+def partial_dir(out: str | os.PathLike) -> Path:
+    """Where `staged_dir(out)` keeps an interrupted writer's partial results (`.out.partial` beside `out`)."""
+    return _partial(Path(out))
 
 
 def _leftovers(final: Path) -> list[tuple[Path, str, str]]:
@@ -781,7 +786,8 @@ class Staging:
 
 @contextlib.contextmanager
 def staged_dir(out: str | os.PathLike, overwrite: bool = False, resume: bool = False,
-               resume_hint: str = "run the same command with --resume to continue") -> Iterator[Staging]:
+               resume_hint: str | Callable[[], str] = "run the same command with --resume to continue"
+               ) -> Iterator[Staging]:
     """A directory artifact written over a long time whose partial results survive a kill (e.g. `sweep`).
 
     The writer works in `.out.partial` beside `out` and may rewrite files there as often as it likes (each with
@@ -793,6 +799,7 @@ def staged_dir(out: str | os.PathLike, overwrite: bool = False, resume: bool = F
         skipped and `out` stays as it is until the new run completes); else start empty (`resumed` False).
       - not resume: an existing `out` needs `overwrite`; an existing `.out.partial` needs `overwrite` (it is then
         discarded) — without it the error says to pass --resume or --overwrite.
+    `resume_hint` (or what calling it returns, when the interruption is reported) ends the interruption note.
     """
     final = Path(out)
     partial = _partial(final)
@@ -854,11 +861,12 @@ def reset_session() -> None:
 def interruption_note() -> str:
     """What an interrupted command left behind, for its one-line message (true by construction: it looks)."""
     left = sorted(str(p) for p in _LIVE if _exists(p))
-    kept = sorted((str(p), hint) for p, hint in _KEPT.items() if p.is_dir())
+    kept = sorted((str(p), hint() if callable(hint) else hint) for p, hint in _KEPT.items() if p.is_dir())
     parts = [f"partial results kept in {p} ({hint})" for p, hint in kept]
     if left:
         parts.append(f"could not remove {', '.join(left)} (the next write to the same output removes it)")
-    finished = [str(p) for p in _DONE if _exists(p)]
+    inside = [p for p in _KEPT if p.is_dir()]  # files rewritten inside a kept staging directory are part of it
+    finished = [str(p) for p in dict.fromkeys(_DONE) if _exists(p) and not any(d in p.parents for d in inside)]
     done = f" ({', '.join(finished)} finished before the interruption)" if finished else ""
     return ("; ".join(parts) or "no partial artifact was left") + done
 

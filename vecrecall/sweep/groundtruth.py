@@ -14,12 +14,13 @@ itself is never modified); the key hashes the corpus and query vectors and the m
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import atomic_file
 from ..progress import console, progress
 
 # Relative tolerance on the k-th exact score for ties (float32 dot products of 384 dims agree to ~1e-6).
@@ -131,9 +132,17 @@ def cached_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, ca
     gt = exact_topk(corpus, queries, metric, k)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as tmp:
-            with open(tmp, "wb") as f:
+        # A cache entry, not an output of the command (an interruption note does not list it): written to a
+        # private temporary name, then renamed; a reader that finds a damaged entry recomputes it.
+        tmp = cache_dir / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+        try:
+            with os.fdopen(fd, "wb") as f:
                 np.savez(f, scores=gt.scores, positions=gt.positions)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     except OSError as exc:
         console.print(f"[yellow]note[/]: ground truth not cached ({exc})")
         return gt, "computed (cache not writable)"

@@ -3,6 +3,8 @@ least as fast, and strictly better in one of the two."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -28,6 +30,16 @@ def pareto_mask(recall: np.ndarray, speed: np.ndarray) -> np.ndarray:
     return mask
 
 
-def speed_of(qps: np.ndarray, p50_ms: np.ndarray, by: str) -> np.ndarray:
-    """The 'faster is higher' value the front uses: QPS, or −p50 latency."""
-    return np.asarray(qps, dtype=float) if by == "qps" else -np.asarray(p50_ms, dtype=float)
+SPEED_AXES = {"qps": "single-thread QPS", "batch": "batch QPS", "p50": "p50 latency"}
+
+
+def speed_of(table: Any, by: str) -> np.ndarray:
+    """The 'faster is higher' value the front uses: `qps` (single-thread QPS = 1 / mean latency, ann-benchmarks'
+    axis), `batch` (batch QPS with all threads) or `p50` (−p50 latency)."""
+    if by == "qps":
+        return np.asarray(table["qps"], dtype=float)
+    if by == "batch":
+        return np.asarray(table["batch_qps"], dtype=float)
+    if by == "p50":
+        return -np.asarray(table["p50_ms"], dtype=float)
+    raise ValueError(f"unknown speed axis {by!r}; one of {', '.join(SPEED_AXES)}")

@@ -1,6 +1,7 @@
-"""The sweep loop: validate the grid, compute the ground truth, build each index once, run its search grid, and
-keep `results.parquet` + `manifest.json` in the output directory up to date after every setting (so an
-interrupted sweep keeps its finished rows and `--resume` skips them)."""
+"""The sweep loop: validate the grid, compute the ground truth, build each index once, measure recall for each of
+its search settings, time them round-robin (`harness.time_settings`), and keep `results.parquet` + `manifest.json`
+in the output directory up to date after every built index (so an interrupted sweep keeps its finished indexes and
+`--resume` skips them)."""
 
 from __future__ import annotations
 
@@ -13,37 +14,41 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from ..artifacts import MANIFEST, Manifest, atomic_file, read_manifest, write_json
 from ..errors import UserError
 from ..indexes.base import Index, get_backend, specs
 from ..indexes.params import BUILD, SEARCH
-from ..progress import console
+from ..progress import console, steps
 from .data import SweepData
 from .grid import BuildSet, data_context
 from .groundtruth import GroundTruth, cached_topk, recall_at
-from .harness import batch_search, single_query_latency
+from .harness import (MIN_BATCH_QUERIES, MIN_BATCH_S, MIN_LATENCY_S, LoadWatch, threads, tiled_rows, time_settings,
+                      usable_cpus)
 from .pareto import pareto_mask, speed_of
 
 RESULTS = "results.parquet"
 PLOT = "recall_vs_qps.png"
-PROBE_ROWS = 512
 
 
 @dataclass
 class SweepSettings:
-    """How to measure: k values, timing passes, threads, the Pareto speed axis, optional qrels measures."""
+    """How to measure: k values, timing repetitions, threads, the Pareto speed axis, optional qrels measures
+    (canonical names, as `metrics.parse_measures` gives them)."""
 
     ks: list[int] = field(default_factory=lambda: [10])
-    passes: int = 3
+    passes: int = 3  # timing repetitions of every setting, interleaved
     warmup: int = 100
     threads: int = os.cpu_count() or 1
     latency_queries: int | None = None
-    pareto_by: str = "qps"  # or "p50"
+    pareto_by: str = "qps"  # qps (single-thread, 1/mean latency), batch (batch QPS) or p50
     seed: int = 0
     qrels: pd.DataFrame | None = None
     measures: list[str] = field(default_factory=list)
+    min_batch_s: float = MIN_BATCH_S
+    min_latency_s: float = MIN_LATENCY_S
 
     @property
     def recall_col(self) -> str:
@@ -59,6 +64,7 @@ class SweepOutcome:
     manifest: Manifest
     elapsed_s: float
     notes: list[str] = field(default_factory=list)  # settings that ran as another (clamped), measured once
+    load: dict[str, Any] = field(default_factory=dict)  # LoadWatch.record() of the whole sweep
 
 
 @dataclass
@@ -105,31 +111,6 @@ def check_grid(sets: list[BuildSet], data: SweepData, ks: list[int], seed: int, 
                 raise UserError(f"{bs.name}: {exc}") from None
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Measuring one setting
-# ---------------------------------------------------------------------------------------------------------------
-
-def measure(index: Index, data: SweepData, gt: GroundTruth, cfg: SweepSettings) -> dict[str, Any]:
-    """Recall, latency percentiles, batch QPS and (with qrels) end quality of the index's configured setting."""
-    kmax = max(cfg.ks)
-    lat_q = data.queries if not cfg.latency_queries else data.queries[: cfg.latency_queries]
-    lat = single_query_latency(index, lat_q, kmax, None, cfg.passes, cfg.warmup)
-    qps, scores, positions = batch_search(index, data.queries, kmax, None, cfg.threads, cfg.passes)
-    row: dict[str, Any] = {}
-    for k in cfg.ks:
-        row[f"recall@{k}"] = float(recall_at(gt, positions, data.corpus, data.queries, data.metric, k).mean())
-    row.update(p50_ms=lat.percentile(50), p95_ms=lat.percentile(95), p99_ms=lat.percentile(99), qps=qps,
-               short_queries=int(((positions >= 0).sum(axis=1) < kmax).sum()))
-    if cfg.qrels is not None and cfg.measures:
-        from ..metrics import evaluate_runs
-
-        from ..search import best_per_document, to_run
-
-        run = to_run(data.qids, best_per_document(data.row_docids, scores, positions, positions.shape[1]))
-        row.update(evaluate_runs(cfg.qrels, {"run": run}, cfg.measures).means["run"])
-    return row
-
-
 def _label(bs: BuildSet, built: dict[str, Any]) -> str:
     kind = built.get("index_type")
     spec = bs.spec
@@ -173,50 +154,25 @@ def param_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
 # The loop
 # ---------------------------------------------------------------------------------------------------------------
 
+TIMING_METHOD = 2  # results rows of method 1 (sequential passes, best-of batch QPS) cannot be resumed into method 2
+
+
 def machine_info(threads: int) -> dict[str, Any]:
     libs = {}
-    for dist in ("numpy", "faiss-cpu", "hnswlib", "annoy", "pandas", "threadpoolctl", "pymilvus", "bm25s"):
+    for dist in ("numpy", "faiss-cpu", "hnswlib", "annoy", "pandas", "threadpoolctl", "pymilvus", "bm25s", "usearch", "scann"):
         try:
             libs[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"cpu_count": os.cpu_count(), "cpus_usable": usable, "machine": platform.machine(),
+    return {"cpu_count": os.cpu_count(), "cpus_usable": usable_cpus(), "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(), "system": platform.platform(),
             "python": platform.python_version(), "libraries": libs,
             "threads": {"latency": 1, "qps": threads}}
 
 
-class _Bar:
-    """A progress bar over settings whose total grows once each index's search grid is known."""
-
-    def __init__(self, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.quiet = bool(os.environ.get("VECRECALL_QUIET"))
-        self.bar = None if self.quiet else Progress(
-            TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
-        self.task = self.bar.add_task("", total=total) if self.bar else None
-
-    def __enter__(self) -> "_Bar":
-        if self.bar:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar:
-            self.bar.stop()
-
-    def update(self, **kw: Any) -> None:
-        if self.bar:
-            self.bar.update(self.task, **kw)
-
-
-def _estimate(bs: BuildSet, ctx: dict[str, Any], prebuilt: Prebuilt | None) -> int:
+def _requested_count(bs: BuildSet, ctx: dict[str, Any], prebuilt: Prebuilt | None) -> int:
+    """How many search settings `bs` asks for, from the grid alone (before building; exact unless a parameter's
+    values depend on what only the built index knows, such as a faiss factory string's nlist)."""
     try:
         built = prebuilt.index.params if prebuilt else bs.spec.resolve(bs.params, BUILD, ctx)
         taken = prebuilt.index.search_names() if prebuilt else bs.spec.names(SEARCH, built.get("index_type"))
@@ -225,10 +181,14 @@ def _estimate(bs: BuildSet, ctx: dict[str, Any], prebuilt: Prebuilt | None) -> i
         return 1
 
 
-def _write_results(out: Path, rows: list[dict[str, Any]], cfg: SweepSettings) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
+def _with_pareto(df: pd.DataFrame, cfg: SweepSettings) -> pd.DataFrame:
     if len(df):
-        df["pareto"] = pareto_mask(df[cfg.recall_col].to_numpy(), speed_of(df["qps"], df["p50_ms"], cfg.pareto_by))
+        df["pareto"] = pareto_mask(df[cfg.recall_col].to_numpy(), speed_of(df, cfg.pareto_by))
+    return df
+
+
+def _write_results(out: Path, rows: list[dict[str, Any]], cfg: SweepSettings) -> pd.DataFrame:
+    df = _with_pareto(pd.DataFrame(rows), cfg)
     with atomic_file(out / RESULTS) as tmp:
         df.to_parquet(tmp, index=False)
     return df
@@ -239,7 +199,7 @@ def load_previous(out: Path, params: dict[str, Any], inputs: dict[str, Any]) -> 
     if not (out / MANIFEST).exists():
         return [], set(), 0
     m = read_manifest(out, expect="sweep")
-    for key in ("ks", "metric", "seed", "passes", "threads"):
+    for key in ("ks", "metric", "seed", "passes", "threads", "timing_method"):
         if m.params.get(key) != params.get(key):
             raise UserError(f"--resume {out}: the earlier sweep used {key}={m.params.get(key)!r}, this one "
                             f"{params.get(key)!r}; use the same options or --overwrite")
@@ -249,54 +209,118 @@ def load_previous(out: Path, params: dict[str, Any], inputs: dict[str, Any]) -> 
     return rows, set(m.stats.get("finished_builds", [])), int(m.stats.get("builds_total", 0))
 
 
+@dataclass
+class _Planned:
+    """One setting of a built index to measure: what was asked, what the library runs, its row key."""
+
+    requested: list[dict[str, Any]]
+    used: dict[str, Any]
+    key: str
+
+
+def _plan(index: Index, bs: BuildSet, bkey: str, ctx: dict[str, Any], kmax: int) -> tuple[list[_Planned], int]:
+    """The distinct settings the library runs for `bs`'s search grid on `index` (settings that clamp to the same
+    values merged, in grid order), and how many settings the grid asked for."""
+    searches = bs.search_sets(ctx, index.search_names(), {**index.params, **bs.params})
+    planned: dict[str, _Planned] = {}
+    for s in searches:
+        settings = index.configure(s, kmax)
+        key = json.dumps({"build": json.loads(bkey), "search": settings.used}, sort_keys=True, default=str)
+        if key in planned:
+            planned[key].requested.append(settings.requested)
+        else:
+            planned[key] = _Planned([settings.requested], dict(settings.used), key)
+    return list(planned.values()), len(searches)
+
+
+def quality(index: Index, data: SweepData, gt: GroundTruth, cfg: SweepSettings) -> dict[str, Any]:
+    """Recall@k for every k, short result lists and (with qrels) end-quality measures of the index's configured
+    setting, from one batch search over all queries."""
+    kmax = max(cfg.ks)
+    with threads(index, cfg.threads):
+        scores, positions = index.search(np.ascontiguousarray(data.queries, dtype=np.float32), kmax)
+    row: dict[str, Any] = {}
+    for k in cfg.ks:
+        row[f"recall@{k}"] = float(recall_at(gt, positions, data.corpus, data.queries, data.metric, k).mean())
+    row["short_queries"] = int(((positions >= 0).sum(axis=1) < kmax).sum())
+    if cfg.qrels is not None and cfg.measures:
+        from ..metrics import evaluate_runs
+        from ..search import best_per_document, to_run
+
+        run = to_run(data.qids, best_per_document(data.row_docids, scores, positions, positions.shape[1]))
+        row.update(evaluate_runs(cfg.qrels, {"run": run}, cfg.measures).means["run"])
+    return row
+
+
+def _status(label: str, used: dict[str, Any]) -> str:
+    return " ".join([label, *(f"{k}={v}" for k, v in used.items())])
+
+
 def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Path | None = None,
               resume: bool = False, prebuilt: Prebuilt | None = None,
-              on_ground_truth: Callable[[str], None] | None = None) -> SweepOutcome:
-    """Run every setting of `sets` on `data`; with `out`, results and manifest are rewritten after each setting."""
+              ground_truth: Callable[[int], tuple[GroundTruth, str]] | None = None,
+              on_progress: Callable[[int, int, int], None] | None = None) -> SweepOutcome:
+    """Run every setting of `sets` on `data`. With `out` (a directory being written: `artifacts.staged_dir`'s
+    staging directory), results.parquet and manifest.json are rewritten after each built index, so an interrupted
+    sweep keeps the indexes it finished and `resume=True` continues from them.
+
+    `ground_truth(k)` replaces the exact brute-force top-k (e.g. an ann-benchmarks file's own neighbours); it
+    returns (GroundTruth, a status line). `on_progress(indexes finished, indexes in all, settings measured)` is
+    told at the start and after each built index (what an interrupted sweep keeps). Raises UserError for a bad
+    grid (before anything is built) or resumed results of other options.
+    """
     t_start = time.perf_counter()
     check_grid(sets, data, cfg.ks, cfg.seed, prebuilt)
+    sweep_load = LoadWatch().start()  # before the ground truth: what other processes do, not this one
     ctx = data_context(data.n, data.dim, cfg.ks)
     params = {"ks": cfg.ks, "metric": data.metric, "seed": cfg.seed, "passes": cfg.passes, "warmup": cfg.warmup,
               "threads": cfg.threads, "latency_queries": cfg.latency_queries, "pareto_by": cfg.pareto_by,
-              "measures": cfg.measures,
+              "measures": cfg.measures, "timing_method": TIMING_METHOD, "min_batch_queries": MIN_BATCH_QUERIES,
+              "min_batch_s": cfg.min_batch_s, "min_latency_s": cfg.min_latency_s,
               "grid": [{"name": b.name, "backend": b.backend, "build": b.params, "search": b.search} for b in sets]}
     rows, finished, builds_before = (load_previous(out, params, data.inputs) if out is not None and resume
                                      else ([], set(), 0))
     done = {r["setting"] for r in rows}
-    gt, gt_status = cached_topk(data.corpus, data.queries, data.metric, max(cfg.ks), data.gt_cache)
-    if on_ground_truth:
-        on_ground_truth(gt_status)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    kmax = max(cfg.ks)
+    gt, gt_status = (ground_truth(kmax) if ground_truth is not None
+                     else cached_topk(data.corpus, data.queries, data.metric, kmax, data.gt_cache))
     builds = reused = 0
+    notes: list[str] = []
+    warned = sweep_load.busy
+    if warned:  # said once the inputs are known to be good, so a bad input is still one line
+        console.print(f"[yellow]warning[/]: {_busy_text(sweep_load)} before timing; other processes are using the "
+                      "cores, so latency and QPS will be noisy (see the min–max spread) — time on an idle machine "
+                      "for figures to publish", highlight=False)
 
     def save_manifest(complete: bool) -> Manifest:
+        load = LoadWatch(sweep_load.cores, sweep_load.before, float("nan"), float("nan"))
+        if complete:
+            load = sweep_load
         m = Manifest(type="sweep", params=params, inputs=data.inputs, stats={
             "builds": builds, "builds_total": builds_before + builds, "settings": len(rows), "complete": complete,
             "finished_builds": sorted(finished), "ground_truth": gt_status, "machine": machine_info(cfg.threads),
+            "load": load.record(), "timing": TIMING_TEXT,
             "elapsed_s": round(time.perf_counter() - t_start, 2), "data": data.describe})
         if out is not None:
             with atomic_file(out / MANIFEST) as tmp:
                 write_json(tmp, m.to_dict())
         return m
 
-    estimates = [_estimate(bs, ctx, prebuilt) for bs in sets]
-    notes: list[str] = []
-    kmax = max(cfg.ks)
-    with _Bar(sum(estimates)) as bar:
-        total = sum(estimates)
-        completed = 0
+    asked = [_requested_count(bs, ctx, prebuilt) for bs in sets]
+    total = sum(asked)
+    if on_progress:
+        on_progress(len(finished & {bs.key() for bs in sets}), len(sets), len(rows))
+    with steps("sweep", total, "settings") as bar:
+        completed = 0.0
         for i, bs in enumerate(sets):
             bkey = bs.key()
             if bkey in finished:
                 reused += 1
-                n_done = sum(1 for r in rows if r["build_key"] == bkey)
-                total += n_done - estimates[i]
-                completed += n_done
-                bar.update(total=total, completed=completed)
+                completed += asked[i]
+                bar.update(completed=completed)
                 continue
             cls = get_backend(bs.backend)
-            bar.update(description=f"building {bs.name} {bs.params}")
+            bar.update(status=f"building {bs.name} {bs.params}")
             if prebuilt is not None:
                 index, build_s, nbytes = prebuilt.index, prebuilt.build_s, prebuilt.index_bytes
             else:
@@ -305,56 +329,75 @@ def run_sweep(data: SweepData, sets: list[BuildSet], cfg: SweepSettings, out: Pa
                 build_s = time.perf_counter() - t0
                 nbytes = index.nbytes()
                 builds += 1
-            searches = bs.search_sets(ctx, index.search_names(), {**index.params, **bs.params})
-            total += len(searches) - estimates[i]
-            bar.update(total=total)
             bnames = set(cls.spec.names(BUILD))
             built = {k: v for k, v in index.params.items() if k in bnames}
             label = _label(bs, index.params)
-            ran: dict[str, dict[str, Any]] = {}  # used setting → its row (requested settings that ran the same)
-            for s in searches:
-                settings = index.configure(s, kmax)
-                used = settings.used
-                skey = json.dumps({"build": json.loads(bkey), "search": used}, sort_keys=True, default=str)
-                if skey in ran:  # the library runs this setting exactly as an earlier one (a clamp): measured once
-                    ran[skey]["requested"].append(settings.requested)
-                    completed += 1
-                    bar.update(completed=completed)
-                    continue
-                if skey in done:
-                    completed += 1
-                    bar.update(completed=completed)
-                    continue
-                bar.update(description=f"{label} {used}")
+            planned, n_asked = _plan(index, bs, bkey, ctx, kmax)
+            if n_asked != asked[i]:  # the grid depended on the built index (see _requested_count)
+                total += n_asked - asked[i]
+                bar.update(total=total)
+            todo = [p for p in planned if p.key not in done]
+            completed += n_asked - sum(len(p.requested) for p in todo)  # merged by a clamp or finished earlier
+            bar.update(completed=completed, status=f"{label}: recall")
+            measured = []
+            for p in todo:
+                index.configure(p.used, kmax)
+                measured.append(quality(index, data, gt, cfg))
+            weights = [len(p.requested) / cfg.passes for p in todo]
+
+            def step(j: int, rep: int, weights: list[float] = weights, todo: list[_Planned] = todo,
+                     label: str = label) -> None:
+                nonlocal completed
+                completed += weights[j]
+                bar.update(completed=completed,
+                           status=f"{_status(label, todo[j].used)} · repetition {rep + 1}/{cfg.passes}")
+
+            load = LoadWatch().start()
+            timings = time_settings(index, [p.used for p in todo], data.queries, kmax, cfg.passes, cfg.warmup,
+                                    cfg.threads, cfg.latency_queries, cfg.min_batch_s, step, cfg.min_latency_s)
+            load.stop()
+            for p, q, t in zip(todo, measured, timings):
                 row: dict[str, Any] = {"name": bs.name, "label": label, "backend": bs.backend,
                                        "index_type": index.params.get("index_type")}
                 row.update(built)
-                row.update(used)
-                row.update(measure(index, data, gt, cfg))
-                row.update(build_s=round(build_s, 4), index_bytes=int(nbytes), build_key=bkey, setting=skey,
+                row.update(p.used)
+                row.update(q)
+                row.update(t.summary())
+                row.update(batch_queries=tiled_rows(len(data.queries)), load1_before=load.before,
+                           load1_after=load.after, build_s=round(build_s, 4), index_bytes=int(nbytes), build_key=bkey, setting=p.key,
                            build_json=json.dumps(bs.params, sort_keys=True, default=str),
-                           search_json=json.dumps(used, sort_keys=True, default=str))
-                ran[skey] = {"row": row, "requested": [settings.requested]}
-                row["requested_json"] = json.dumps([settings.requested], sort_keys=True, default=str)
+                           search_json=json.dumps(p.used, sort_keys=True, default=str),
+                           requested_json=json.dumps(p.requested, sort_keys=True, default=str))
                 rows.append(row)
-                done.add(skey)
-                if out is not None:
-                    _write_results(out, rows, cfg)
-                    save_manifest(False)
-                completed += 1
-                bar.update(completed=completed)
-            for entry in ran.values():
-                requested = entry["requested"]
-                entry["row"]["requested_json"] = json.dumps(requested, sort_keys=True, default=str)
-                if len(requested) > 1 or any(entry["row"].get(n) != v for n, v in requested[0].items()):
-                    notes.append(_collapse_note(label, requested, entry["row"], kmax))
+                done.add(p.key)
+                if len(p.requested) > 1 or any(row.get(n) != v for n, v in p.requested[0].items()):
+                    notes.append(_collapse_note(label, p.requested, row, kmax))
             finished.add(bkey)
+            if out is not None:
+                _write_results(out, rows, cfg)
+                save_manifest(False)
+            if on_progress:
+                on_progress(len(finished & {b.key() for b in sets}), len(sets), len(rows))
             del index
-    table = _write_results(out, rows, cfg) if out is not None else pd.DataFrame(rows)
-    if out is None and len(table):
-        table["pareto"] = pareto_mask(table[cfg.recall_col].to_numpy(), speed_of(table["qps"], table["p50_ms"], cfg.pareto_by))
+        bar.update(completed=total)
+    sweep_load.stop()
+    if sweep_load.busy and not warned:
+        console.print(f"[yellow]warning[/]: {_busy_text(sweep_load)} during timing; other processes were using the "
+                      "cores, so latency and QPS are noisy (see the min–max spread)", highlight=False)
+    table = _write_results(out, rows, cfg) if out is not None else _with_pareto(pd.DataFrame(rows), cfg)
     manifest = save_manifest(True)
-    return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start, notes)
+    return SweepOutcome(table, builds, reused, gt_status, manifest, time.perf_counter() - t_start, notes,
+                        sweep_load.record())
+
+
+def _busy_text(load: LoadWatch) -> str:
+    return f"the load from other processes is ≈{load.others:.1f} on {load.cores} usable cores"
+
+
+TIMING_TEXT = ("settings of one index timed round-robin in `passes` repetitions; per repetition: latency pass (one "
+               "query per call, 1 thread, the queries repeated whole until >= min_latency_s), batch pass (queries "
+               "tiled to >= min_batch_queries, `threads` threads, >= min_batch_s); qps = 1/mean latency; medians "
+               "with min-max over repetitions")
 
 
 def _collapse_note(label: str, requested: list[dict[str, Any]], row: dict[str, Any], k: int) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..indexes.base import option
+from .pareto import speed_of
 
 
 @dataclass
@@ -31,12 +32,13 @@ def _flags(params: dict[str, Any]) -> list[str]:
 
 
 def pick(table: pd.DataFrame, recall_col: str, target: float, by: str = "qps") -> dict[str, Any] | None:
-    """The fastest row (highest QPS, or lowest p50 with by='p50') whose recall ≥ target; None if none does."""
+    """The fastest row by the Pareto speed axis `by` (`pareto.speed_of`: single-thread QPS, batch QPS or p50)
+    whose recall ≥ target, ties to the higher recall; None if no row reaches the target."""
     ok = table[table[recall_col] >= target]
     if not len(ok):
         return None
-    best = ok.sort_values(["qps", "p50_ms"], ascending=[False, True]) if by == "qps" else ok.sort_values(["p50_ms", "qps"], ascending=[True, False])
-    return best.iloc[0].to_dict()
+    ranked = ok.assign(_speed=speed_of(ok, by)).sort_values(["_speed", recall_col], ascending=[False, False], kind="stable")
+    return ranked.iloc[0].drop(labels="_speed").to_dict()
 
 
 def describe_choice(row: dict[str, Any], metric: str, seed: int, k: int, embeddings: str | None,
