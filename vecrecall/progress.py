@@ -2,7 +2,8 @@
 
 Where stderr is not an interactive terminal (CI, `nohup`, `| tee`, a dumb terminal) a live bar would print nothing
 until the end, so each step instead prints one plain line at every further 10 % of its total or every 10 s, whichever
-comes first (at most one a second), and a last line with its time and rate:
+comes first (at most one a second), and a last line with its time and rate (steps shorter than a second print
+nothing; `VECRECALL_PROGRESS_EVERY=SECONDS` sets the interval):
 
     encode corpus: 1,024/2,000 docs (51%), 84 docs/s, 12s elapsed, eta 12s
     encode corpus: done 2,000 docs in 24s, 83 docs/s
@@ -203,6 +204,8 @@ class _PlainBar(Bar):
     def _end(self) -> None:
         self.stop.set()
         with self.lock:
+            if self.last_line == self.started and self.elapsed < self.gap:
+                return  # a step shorter than a second needs no line
             rate = self.average_rate()
             note = f", {self.note}" if self.note else ""
             done = f"{self.completed:,.0f}" + (f"/{self.total:,.0f}" if self.total and self.completed < self.total else "")
