@@ -265,7 +265,7 @@ class _Activity:
             self.spinner.stop()
         if self.ticker is not None:
             self.ticker.join()
-            if exc[0] is None:
+            if exc[0] is None and time.monotonic() - self.started >= _every()[1]:  # under a second: no line
                 console.print(f"{self.description}: done in {duration(time.monotonic() - self.started)}",
                               markup=False, highlight=False, soft_wrap=True)
 
