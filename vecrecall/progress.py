@@ -43,8 +43,7 @@ def _every() -> tuple[float, float]:
         every = float(os.environ.get("VECRECALL_PROGRESS_EVERY", PLAIN_EVERY_S))
     except ValueError:
         every = PLAIN_EVERY_S
-    every = max(every, 0.05)
-    return every, min(PLAIN_MIN_GAP_S, every)
+    return max(every, 0.05), min(PLAIN_MIN_GAP_S, max(every, 0.0))
 
 
 def quiet() -> bool:
@@ -195,7 +194,7 @@ class _PlainBar(Bar):
     def _show(self) -> None:
         with self.lock:
             now = time.monotonic()
-            step = int(self.completed / self.total / PLAIN_STEP) if self.total else 0
+            step = int(self.completed / self.total / PLAIN_STEP + 1e-9) if self.total else 0
             due = now - self.last_line >= self.every or step > self.last_step
             if due and now - self.last_line >= self.gap and not (self.total and self.completed >= self.total):
                 self.last_step = step
