@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,19 @@ class DemoResult:
     encoder: str
     seconds: dict[str, float] = field(default_factory=dict)
     cpu_s: float = 0.0
+    threads: int | None = None  # encoder threads (None: the runtime's choice)
+
+
+def machine_load() -> tuple[float, int]:
+    """(1-minute load average, CPUs this process may use)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return os.getloadavg()[0], cpus
+
+
+def busy_threads() -> int | None:
+    """1 when other processes already keep every CPU busy, else None (the runtime decides)."""
+    load, cpus = machine_load()
+    return 1 if load >= cpus else None
 
 
 def _relocate(tmp: Path, final: Path) -> None:
@@ -77,17 +91,22 @@ def _relocate(tmp: Path, final: Path) -> None:
 
 
 def run_demo(out: Path, data: Path | None = None, model: str | None = None, nlist: int = 32, nprobe: int = 8,
-             k: int = 100, overwrite: bool = False, backend: str | None = AUTO, quantize: str | None = None) -> DemoResult:
+             k: int = 100, overwrite: bool = False, backend: str | None = AUTO, quantize: str | None = None,
+             threads: int | None = None) -> DemoResult:
     """Run the whole chain into the directory `out` and return the eval report with the time of each step.
 
     `out` is written as one artifact (type `demo`): it appears only when the chain has finished, an existing `out`
     is refused unless `overwrite`, and `overwrite` replaces only an earlier vecrecall artifact holding no file it
-    did not write (a directory of your own files is never touched). `backend`/`quantize`: see `encoder_runtime`.
+    did not write (a directory of your own files is never touched). `backend`/`quantize`: see `encoder_runtime`;
+    `threads`: the encoder's threads; None: 1 when the load average shows every CPU already busy (extra threads
+    would only contend with the other jobs: on 2 shared cores at load ≈ 9 the demo took 78 s with 1 thread and 131 s
+    with 2), else the runtime's own choice. The vectors do not depend on it.
     Raises UserError for those refusals and for bad options.
     """
     data = data or find_sample_data()
     check_out(out, overwrite, "dir")
     backend, quantize = encoder_runtime(model, backend, quantize)
+    threads = threads if threads is not None else busy_threads()
     seconds: dict[str, float] = {}
     t, cpu = time.perf_counter(), time.process_time()
 
@@ -98,12 +117,11 @@ def run_demo(out: Path, data: Path | None = None, model: str | None = None, nlis
         t = now
 
     with atomic_dir(out, overwrite) as tmp:
-        encoder = load_encoder(model, None, backend, quantize)  # kept by load_encoder for the encodes below
+        encoder = load_encoder(model, None, backend, quantize, threads)  # kept by load_encoder for the encodes
         lap("model")
-        corpus = encode_source(data, "corpus", tmp / "emb", model, backend=backend, quantize=quantize,
-                               block=256)  # smaller blocks than encode's default: progress moves every few seconds
+        corpus = encode_source(data, "corpus", tmp / "emb", model, backend=backend, quantize=quantize, threads=threads)
         lap("encode corpus")
-        encode_source(data, "queries", tmp / "qemb", model, backend=backend, quantize=quantize)
+        encode_source(data, "queries", tmp / "qemb", model, backend=backend, quantize=quantize, threads=threads)
         lap("encode queries")
         build_index("faiss", tmp / "flat", embeddings=tmp / "emb", params={"index_type": "Flat"})
         build_index("faiss", tmp / "ivf", embeddings=tmp / "emb", params={"index_type": "IVF", "nlist": nlist})
@@ -124,4 +142,4 @@ def run_demo(out: Path, data: Path | None = None, model: str | None = None, nlis
                                  "nlist": nlist, "nprobe": nprobe, "k": k},
             inputs={"data": input_entry(Path(data).resolve())},
             stats={"means": report.means, "docs": corpus.stats.get("records"), "seconds": seconds}))
-    return DemoResult(report, label, seconds, round(time.process_time() - cpu, 3))
+    return DemoResult(report, label, seconds, round(time.process_time() - cpu, 3), threads)

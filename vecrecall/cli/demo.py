@@ -17,6 +17,7 @@ def demo(
     model: Optional[str] = common.MODEL,
     backend: str = typer.Option("auto", "--backend", help="Encoder runtime: auto (ONNX Runtime int8 when the fast extra is installed, else torch), torch, onnx or openvino (as encode's --backend)."),
     quantize: Optional[str] = typer.Option(None, "--quantize", help="With --backend onnx/openvino: none or int8 (as encode's --quantize; default none)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Encoder threads (default: 1 when the load average shows every CPU busy with other jobs, else the runtime's choice)."),
     print_paths: bool = typer.Option(False, "--print-paths", help="Print where the shipped sample_data/ and configs/ are installed, and exit."),
     json_out: bool = common.JSON,
     overwrite: bool = common.OVERWRITE,
@@ -39,13 +40,15 @@ def demo(
 
     from rich.table import Table
 
-    from ..demo import run_demo
+    from ..demo import machine_load, run_demo
 
-    res = run_demo(out, data, model, overwrite=overwrite, backend=backend, quantize=quantize)
+    res = run_demo(out, data, model, overwrite=overwrite, backend=backend, quantize=quantize, threads=threads)
     report, total = res.report, time.perf_counter() - t0
+    load, cpus = machine_load()
     if json_out:
         common.print_json({"means": report.means, "encoder": res.encoder, "seconds": res.seconds,
-                           "total_s": round(total, 3), "cpu_s": res.cpu_s, "load": _load()})
+                           "total_s": round(total, 3), "cpu_s": res.cpu_s, "threads": res.threads,
+                           "load_1min": round(load, 2), "cpus": cpus})
         return
     names = [m.name for m in report.measures]
     data_name = Path(data).name if data else "sample_data"
@@ -58,18 +61,9 @@ def demo(
     stdout.print(table)
     steps = ", ".join(f"{step} {s:.1f}s" for step, s in res.seconds.items())
     stdout.print(f"artifacts in {out}/ (try: vecrecall info {out}/ivf.run)", highlight=False)
-    load = _load()
-    busy = (f", load average {load['load_1min']:.1f} on {load['cpus']} CPUs: other processes competed for them"
-            if load["load_1min"] > load["cpus"] else "")
-    stdout.print(f"demo took {total:.1f}s ({res.cpu_s:.1f}s of CPU{busy}): {steps}", highlight=False)
-
-
-def _load() -> dict[str, float]:
-    """The 1-minute load average and the CPUs this process may use (a wall time means little without them)."""
-    import os
-
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return {"load_1min": round(os.getloadavg()[0], 2), "cpus": cpus}
+    busy = f", load average {load:.1f} on {cpus} CPUs: other jobs competed for them" if load > cpus else ""
+    used = f", encoder threads {res.threads}" if res.threads else ""
+    stdout.print(f"demo took {total:.1f}s ({res.cpu_s:.1f}s of CPU{used}{busy}): {steps}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
