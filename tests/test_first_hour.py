@@ -176,7 +176,8 @@ def test_adhoc_query_bad_usage(vr, chain, tmp_path):
     flat = chain["dir"] / "flat"
     assert_user_error(vr("query", "--index", flat, "--query", "x", "--queries", SAMPLE), "--queries", "--query TEXT")
     assert_user_error(vr("query", "--index", flat), "--queries", "--query TEXT")
-    assert_user_error(vr("query", "--index", flat, "--queries", SAMPLE), "--out: required with --queries")
+    assert_user_error(vr("query", "--index", flat, "--queries", SAMPLE), "Missing option '--out'", "required with --queries",
+                      "vecrecall query --help")
     assert_user_error(vr("query", "--index", flat, "--query", "  "), "--query: empty")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 
@@ -68,3 +68,22 @@ def exists(path: Path, option: str) -> Path:
     if not Path(path).exists():
         raise UserError(f"{option} {path}: no such file or directory")
     return path
+
+
+def missing_option(option: str, when: str) -> NoReturn:
+    """The parser's own usage error "Missing option '--out'" (exit 2, with the command's --help hint; MissingParameter
+    under --debug) for an option required only in some uses, e.g. query's --out with --queries."""
+    import importlib
+
+    for package in ("typer._click", "click"):  # Typer 0.2x vendors Click as typer._click
+        try:
+            globals_, exceptions = (importlib.import_module(f"{package}.{m}") for m in ("globals", "exceptions"))
+        except ImportError:
+            continue
+        ctx = globals_.get_current_context(silent=True)
+        param = next((p for p in ctx.command.params if option in getattr(p, "opts", ())), None) if ctx else None
+        if param is not None:
+            raise exceptions.MissingParameter(ctx=ctx, param=param, message=f"It is required {when}.")
+    from ..errors import UserError
+
+    raise UserError(f"Missing option '{option}': required {when}")

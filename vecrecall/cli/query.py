@@ -53,7 +53,7 @@ def query(
         return print_text_query(index, text, k, merge(backend_params or {}, assignments(param)), model, not no_cache,
                                 filter_expr, json_out)
     if out is None:
-        raise UserError("--out: required with --queries (the run file to write)")
+        common.missing_option("--out", "with --queries (the run file to write)")
     from ..artifacts import check_out
     from ..io.runs import run_format, write_run
     from ..progress import console
