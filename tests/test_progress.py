@@ -255,3 +255,22 @@ def test_finetune_progress_shows_an_eta(tmp_path):
     assert "-:--:--" not in term
     running = [f for f in frames(term) if re.match(r"train [━╸╺ ]+([1-9]|[1-3]\d)/40 ", f)]
     assert running and all(re.search(r"[\d,.]+ steps/s .*eta [\d.ms]+", f) for f in running), frames(term)
+
+
+def test_steps_with_status_and_a_total_learnt_while_running(loud, capsys):
+    """The interface the sweep uses: status text beside the count, a total that grows."""
+    from vecrecall.progress import steps
+
+    with steps("sweep", 10, "settings") as s:
+        s.update(status="building IVF {'nlist': 64}")
+        for _ in range(5):
+            time.sleep(0.002)
+            s.update(advance=1)
+        s.update(total=20)
+        for _ in range(15):
+            time.sleep(0.002)
+            s.update(advance=1, status="searching")
+    err = capsys.readouterr().err.splitlines()
+    assert any(re.match(r"sweep: 5/10 settings \(50%\), building IVF \{'nlist': 64\}, ", line) for line in err), err
+    assert any(re.match(r"sweep: 1\d/20 settings \(\d+%\), searching, ", line) for line in err), err
+    assert re.match(r"sweep: done 20 settings in [\d.]+s, [\d,.]+ settings/s, searching$", err[-1]), err[-1]

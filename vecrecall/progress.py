@@ -34,7 +34,7 @@ out = Console(soft_wrap=True)
 
 PLAIN_EVERY_S = 10.0  # a plain line at least this often while a step runs (VECRECALL_PROGRESS_EVERY overrides)…
 PLAIN_STEP = 0.10  # …and at every further 10 % of its total…
-PLAIN_MIN_GAP_S = 1.0  # …but never more than one a second (the last line always prints)
+PLAIN_MIN_GAP_S = 1.0  # …but never more than one a second (and none at all for a step shorter than that)
 
 
 def _every() -> tuple[float, float]:
@@ -85,7 +85,10 @@ class Bar:
     def advance(self, n: float = 1) -> None:
         self.update(completed=self.completed + n)
 
-    def update(self, completed: float | None = None, note: str | None = None) -> None:
+    def update(self, completed: float | None = None, note: str | None = None, total: float | None = None) -> None:
+        """Set the position, the note beside it, or a new total (a total learnt while running)."""
+        if total is not None:
+            self.total = total
         if completed is not None:
             self.completed = completed
         if note is not None:
@@ -154,7 +157,7 @@ class _RichBar(Bar):
         return task.finished_speed or task.speed or self.average_rate()
 
     def _show(self) -> None:
-        self.progress.update(self.task, completed=self.completed, note=self.note)
+        self.progress.update(self.task, completed=self.completed, note=self.note, total=self.total)
 
     def _end(self) -> None:
         self.progress.stop()
@@ -226,6 +229,29 @@ def progress(description: str, total: float | None, unit: str = "items") -> Iter
     b = bar(description, total, unit)
     try:
         yield b.advance
+    finally:
+        b.close()
+
+
+class _Steps:
+    """`update(completed=None, advance=0, status=None, total=None)` on a Bar: the interface `steps` yields."""
+
+    def __init__(self, b: Bar) -> None:
+        self.bar = b
+
+    def update(self, completed: float | None = None, advance: float = 0.0, status: str | None = None,
+               total: float | None = None) -> None:
+        done = (self.bar.completed if completed is None else completed) + advance
+        self.bar.update(completed=done, note=status, total=total)
+
+
+@contextlib.contextmanager
+def steps(description: str, total: float, unit: str = "items") -> Iterator[_Steps]:
+    """Progress with a status text (shown as the note): yields an object with `update(completed=None, advance=0,
+    status=None, total=None)`; otherwise as `progress` (the sweep's interface)."""
+    b = bar(description, total, unit)
+    try:
+        yield _Steps(b)
     finally:
         b.close()
 
