@@ -290,3 +290,93 @@ def run_query(index_path: str | Path, queries: Any, k: int = 100, search_params:
         raise UserError(f"-k {k}: must be at least 1")
     return search(IndexDir.load(index_path), queries, k, search_params, model=model, fields=fields,
                   per_chunk=per_chunk, use_cache=use_cache, filter_expr=filter_expr)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One ad-hoc query (vecrecall query --query TEXT): the top k with the documents' texts, for people to read
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class TextHit:
+    """One result of `search_text`: rank (from 1), document id, score (higher is better), text (title + text as
+    encoded; None when the corpus cannot be read)."""
+
+    rank: int
+    id: str
+    score: float
+    text: str | None
+
+
+@dataclass
+class TextResult:
+    """The ranked hits of one query, the corpus their texts were read from (None: not recorded or not readable)
+    and notes for the user."""
+
+    query: str
+    index: str
+    backend: str
+    hits: list[TextHit]
+    corpus: str | None
+    notes: list[str]
+
+
+def corpus_source(index: IndexDir) -> tuple[Path | None, FieldSpec]:
+    """The corpus an index was built from, by its lineage: the text source of a text index (bm25), or the source of
+    the embeddings a vector index was built on; (None, …) when none is recorded (e.g. imported vectors)."""
+    manifest, key = index.manifest, "corpus"
+    if "corpus" not in manifest.inputs:
+        manifest, key = index.embeddings_manifest, "source"
+    if manifest is None or key not in manifest.inputs or manifest.params.get("role", "corpus") != "corpus":
+        return None, FieldSpec()
+    path = manifest.inputs[key].get("path")
+    fields = {k: v for k, v in (manifest.params.get("fields") or {}).items() if k in FieldSpec.__dataclass_fields__}
+    return (Path(path) if path else None), FieldSpec(**fields)
+
+
+def texts_for(source: str | Path, ids: list[str], fields: FieldSpec | None = None) -> dict[str, str]:
+    """id → text of just these documents, reading `source` only until all are found. Raises UserError when the
+    source cannot be read."""
+    from .io.texts import iter_texts
+
+    wanted, found = set(ids), {}
+    for rec in iter_texts(source, "corpus", fields):
+        if rec.id in wanted:
+            found[rec.id] = rec.text
+            if len(found) == len(wanted):
+                break
+    return found
+
+
+def search_text(index_path: str | Path, query: str, k: int = 10, search_params: dict[str, Any] | None = None, *,
+                model: str | None = None, use_cache: bool = True, filter_expr: str | None = None,
+                with_texts: bool = True) -> TextResult:
+    """Search one query text (encoded with the index's model for vector indexes, as it is for bm25) and return the
+    top k with each document's text from the corpus recorded in the index's lineage. A corpus that is gone or
+    unreadable leaves the texts out with a note. Raises UserError for an empty query and the errors of `search`."""
+    if not query.strip():
+        raise UserError("--query: empty; give the text to search for")
+    index = IndexDir.load(index_path)
+    res = search(index, {"query": query}, k, search_params, model=model, use_cache=use_cache, filter_expr=filter_expr)
+    run = res.run
+    ids = run["docid"].astype(str).tolist()
+    notes = list(res.notes or [])
+    texts: dict[str, str] = {}
+    corpus = None
+    if with_texts and ids:
+        source, fields = corpus_source(index)
+        if source is None:
+            notes.append(f"{index.path}: no corpus recorded in the index's lineage, so no texts are shown")
+        elif not source.exists():
+            notes.append(f"{source}: the corpus recorded in the index's lineage is not there any more; no texts shown")
+        else:
+            try:
+                texts = texts_for(source, ids, fields)
+                corpus = str(source)
+            except UserError as exc:
+                notes.append(f"texts not shown: {exc}")
+            missing = [i for i in ids if i not in texts]
+            if corpus and missing:
+                notes.append(f"{len(missing)} of the ids are not in {source} (changed since the index was built?): "
+                             + ", ".join(missing[:5]))
+    hits = [TextHit(int(r), d, float(s), texts.get(d)) for r, d, s in zip(run["rank"], ids, run["score"])]
+    return TextResult(query, str(index_path), str(index.manifest.params.get("backend")), hits, corpus, notes)

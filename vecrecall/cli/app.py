@@ -36,6 +36,64 @@ for _name in COMMANDS:
     importlib.import_module(f"vecrecall.cli.{_name}").register(app)
 
 
+def _reflow(doc: str) -> str:
+    """Docstring paragraphs as one line each, for the terminal to wrap (rich mode keeps single newlines as breaks);
+    lines starting with '-' stay separate items."""
+    paragraphs = []
+    for para in doc.split("\n\n"):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if lines and not line.lstrip().startswith(("-", "•")):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def _plain_help_texts(typer_app: typer.Typer, seen: set[int]) -> None:
+    """Help texts are plain text, but rich_markup_mode='rich' reads `[negatives]` as a markup tag and drops it:
+    escape every command's docstring (its paragraphs reflowed) and every option's help, once each (options such as
+    --json are shared objects)."""
+    import inspect
+
+    from rich.markup import escape
+    from typer.models import ParameterInfo
+
+    for cmd in typer_app.registered_commands:
+        if cmd.callback is None:
+            continue
+        if cmd.help is None and cmd.callback.__doc__:
+            cmd.help = escape(_reflow(inspect.cleandoc(cmd.callback.__doc__)))
+        for p in inspect.signature(cmd.callback).parameters.values():
+            if isinstance(p.default, ParameterInfo) and p.default.help and id(p.default) not in seen:
+                seen.add(id(p.default))
+                p.default.help = escape(p.default.help)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _plain_help_texts(group.typer_instance, seen)
+
+
+def _no_type_for_flags() -> None:
+    """Typer 0.29's rich help prints `<bool>` after every flag (--json, --overwrite), as if it took a value; Click's
+    own help never shows a type for a flag. Show none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "vecrecall_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    display_type_rich.vecrecall_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_plain_help_texts(app, set())
+_no_type_for_flags()
+
+
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors.")) -> None:
     if debug:

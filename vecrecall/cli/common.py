@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 
@@ -12,8 +12,8 @@ OVERWRITE = typer.Option(False, "--overwrite", help="Replace --out if it exists 
 SEED = typer.Option(0, "--seed", help="Seed for every random choice.")
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 ID_FIELD = typer.Option(None, "--id-field", help="Field/column holding the id (default: _id, id, docid, docno, qid…).")
-TEXT_FIELD = typer.Option(None, "--text-field", help="Field/column holding the text (TREC topics: title, desc…).")
-TITLE_FIELD = typer.Option(None, "--title-field", help="Field/column holding a title, prepended to the text ('' for none).")
+TEXT_FIELD = typer.Option(None, "--text-field", help="Field/column holding the text (default: the first of text, contents, body, query, question; TREC topics: title, or desc…).")
+TITLE_FIELD = typer.Option(None, "--title-field", help="Field/column holding a title, prepended to the text ('' for none; default: title, when there is one).")
 NO_HEADER = typer.Option(False, "--no-header", help="CSV/TSV texts have no header row: columns are id, text[, title] (default: detected; a first row naming no known column is data).")
 SPLIT = typer.Option("test", "--split", help="BEIR qrels split, when --qrels is a directory (qrels/<split>.tsv[.gz]).")
 MODEL = typer.Option(None, "--model", help="'default' (bundled all-MiniLM-L6-v2), a local sentence-transformers directory, or hash:DIM.")
@@ -68,3 +68,22 @@ def exists(path: Path, option: str) -> Path:
     if not Path(path).exists():
         raise UserError(f"{option} {path}: no such file or directory")
     return path
+
+
+def missing_option(option: str, when: str) -> NoReturn:
+    """The parser's own usage error "Missing option '--out'" (exit 2, with the command's --help hint; MissingParameter
+    under --debug) for an option required only in some uses, e.g. query's --out with --queries."""
+    import importlib
+
+    for package in ("typer._click", "click"):  # Typer 0.2x vendors Click as typer._click
+        try:
+            globals_, exceptions = (importlib.import_module(f"{package}.{m}") for m in ("globals", "exceptions"))
+        except ImportError:
+            continue
+        ctx = globals_.get_current_context(silent=True)
+        param = next((p for p in ctx.command.params if option in getattr(p, "opts", ())), None) if ctx else None
+        if param is not None:
+            raise exceptions.MissingParameter(ctx=ctx, param=param, message=f"It is required {when}.")
+    from ..errors import UserError
+
+    raise UserError(f"Missing option '{option}': required {when}")

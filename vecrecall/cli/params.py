@@ -32,7 +32,7 @@ def _help(name: str, entries: list[tuple[Any, Any]]) -> str:
     if p0.choices:  # choices differ per backend: list each backend's
         shown = [(s, p) for s, p in entries if len(p.choices) > 1] or entries
         text = f"{p0.help.rstrip('.')} (case-insensitive): " + "; ".join(
-            f"{s.name} {'|'.join(p.choices)} (default {p.shown_default()})" for s, p in shown) + "."
+            f"{s.name} {', '.join(p.choices)} (default {p.shown_default()})" for s, p in shown) + "."
     else:
         text = p0.help
         defaults = {s.name: p.shown_default() for s, p in entries}

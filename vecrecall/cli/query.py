@@ -15,10 +15,11 @@ from .params import assignments, merge, param_option, with_backend_options
 
 def query(
     index: Path = typer.Option(..., "--index", help="Index directory from `vecrecall build-index`."),
-    queries: Path = typer.Option(..., "--queries", help="Query texts (BEIR dir, JSONL, CSV, TREC topics…), a query embeddings artifact, or user vectors (users.npy + users.ids.txt/.parquet)."),
+    queries: Optional[Path] = typer.Option(None, "--queries", help="Query texts (BEIR dir, JSONL, CSV, TREC topics…), a query embeddings artifact, or user vectors (users.npy + users.ids.txt/.parquet)."),
+    text: Optional[str] = typer.Option(None, "--query", help="One query text instead of --queries: print its top k as a table (rank, id, score, text from the index's corpus); no --out needed."),
     k: int = typer.Option(100, "-k", "--k", help="Results per query (at most the corpus size; the run manifest records the k used)."),
     param: List[str] = param_option("search"),
-    out: Path = common.RUN_OUT,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run file: TREC text, or Parquet if it ends in .parquet (required with --queries)."),
     fmt: Optional[str] = common.RUN_FORMAT,
     run_tag: str = common.run_tag("vecrecall"),
     model: Optional[str] = typer.Option(None, "--model", help="Query encoder; must be the index's model (default: the one recorded in the index)."),
@@ -39,7 +40,20 @@ def query(
     (e.g. ef raised to k) are recorded in the run manifest and named on stderr.
 
     Example: vecrecall query --index runs/sample/hnsw --queries sample_data -k 100 --out runs/sample/hnsw.run
+
+    One query, read on screen: vecrecall query --index runs/sample/flat --query "waveguide microwave" -k 10
     """
+    from ..errors import UserError
+
+    if (text is None) == (queries is None):
+        raise UserError("give --queries (a file of queries, with --out) or --query TEXT (one query, printed)")
+    if text is not None:
+        from .adhoc import print_text_query
+
+        return print_text_query(index, text, k, merge(backend_params or {}, assignments(param)), model, not no_cache,
+                                filter_expr, json_out)
+    if out is None:
+        common.missing_option("--out", "with --queries (the run file to write)")
     from ..artifacts import check_out
     from ..io.runs import run_format, write_run
     from ..progress import console

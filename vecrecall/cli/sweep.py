@@ -212,8 +212,9 @@ def sweep(
 
 def default_config() -> Path:
     from ..errors import UserError
+    from ..resources import default_sweep_config
 
-    path = Path(__file__).resolve().parents[2] / "configs" / "sweep_default.yaml"
+    path = default_sweep_config()
     if not path.is_file():
         raise UserError(f"no --config given and the default grid {path} is not there; pass --config or --backend")
     return path

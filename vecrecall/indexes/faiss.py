@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..lazy import LazyModule
+from ..native import quiet_call
 from .base import Index
 from .params import (Derived, Param, Spec, default_nlist, default_pq_m, ef_search_param, hnsw_params, ivf_rules,
                      nlist_param, nprobe_param, pq_params)
@@ -141,7 +142,7 @@ class FaissIndex(Index):
             params["train_size"] = size
             t0 = time.perf_counter()
             try:
-                index.train(np.ascontiguousarray(data[rows], dtype=np.float32))
+                quiet_call("faiss", index.train, np.ascontiguousarray(data[rows], dtype=np.float32))
             except RuntimeError as exc:
                 raise UserError(f"faiss training failed for {factory}: {str(exc).strip().splitlines()[-1]} "
                                 "(more vectors or a smaller --nlist/--pq-bits may help)") from None

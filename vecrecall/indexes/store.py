@@ -19,7 +19,7 @@ from ..encoders import l2_normalize
 from ..errors import UserError
 from ..io.texts import FieldSpec, load_texts, source_entry
 from ..io.vectors.external import metric_warning
-from ..progress import console
+from ..progress import activity, console
 from .base import Index, check_metric, get_backend
 from .params import BUILD
 
@@ -81,7 +81,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
         inputs = {"embeddings": input_entry(Path(embeddings).resolve(), emb.manifest)}
     with atomic_dir(out, overwrite) as tmp:
         t0 = time.perf_counter()
-        with console.status(f"building {backend} index over {len(ids):,} rows"):
+        with activity(f"build {backend} index over {len(ids):,} rows"):
             index = cls.build(data, metric, params, seed)
         build_s = time.perf_counter() - t0
         index.save(tmp)

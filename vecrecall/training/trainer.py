@@ -102,7 +102,7 @@ def build_losses(model: Any, loss: str, settings: LossSettings, names: list[str]
 
 
 class _ProgressCallback:
-    """A rich progress bar over optimizer steps, with the running loss in its description."""
+    """Progress over optimizer steps (vecrecall.progress: a live bar or plain lines), with the running loss beside it."""
 
     def __init__(self, dev_eval: Callable[[Any], float] | None, every: int | None) -> None:
         from transformers import TrainerCallback
@@ -132,31 +132,19 @@ class _ProgressCallback:
         self._step = 0
 
     def start(self, total: int) -> None:
-        if os.environ.get("VECRECALL_QUIET"):
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from ..progress import bar
 
-        from ..progress import console
-
-        self.bar = Progress(TextColumn("[bold]train[/] loss {task.fields[loss]}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
-        self.bar.start()
-        self.task = self.bar.add_task("train", total=total, loss="-")
+        self.bar = bar("train", total, "steps")
 
     def loss(self, value: float) -> None:
         self.losses.append((self._step, value))
         if self.bar is not None:
-            self.bar.update(self.task, loss=f"{value:.4f}")
-            from ..progress import console
-
-            total, step = int(self.bar.tasks[0].total or 0), self._step
-            if not console.is_terminal and total and (step == total or step % max(1, total // 10) == 0):
-                console.print(f"train step {step}/{total} loss {value:.4f}")  # a log line where no live bar shows
+            self.bar.update(note=f"loss {value:.4f}")
 
     def step(self, step: int, model: Any) -> None:
         self._step = step
         if self.bar is not None:
-            self.bar.update(self.task, completed=step)
+            self.bar.update(completed=step)
         if self.dev_eval is not None and self.every and step % self.every == 0 and model is not None:
             value = self.dev_eval(model)
             self.dev.append((step, value))
@@ -166,7 +154,7 @@ class _ProgressCallback:
 
     def stop(self) -> None:
         if self.bar is not None:
-            self.bar.stop()
+            self.bar.close()
 
 
 @dataclass
