@@ -42,6 +42,7 @@ counts rows deleted, replaced, added and unknown ids, and how (in place or rebui
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ from ..io.ids import norm_id, norm_ids
 from ..progress import console
 from .base import Index, get_backend
 from .params import BUILD
-from .store import FILES_STAT, IndexDir, _file_sizes, build_index
+from .store import FILES_STAT, _file_sizes, _identity, build_index
 
 DRIFT_QUANTILE = 0.95
 DRIFT_THRESHOLD = 0.10
@@ -228,6 +229,12 @@ def _trimmed(m: Manifest) -> Manifest:
     return Manifest.from_dict(data)
 
 
+def _unchanged(base: Path, seen: Any) -> None:
+    """Refuse a base that another command swapped for a new version while this one read it (files of two versions)."""
+    if _identity(base) != seen:
+        raise UserError(f"{base}: replaced by another command while being read; run this command again")
+
+
 # ---------------------------------------------------------------------------------------------------------- drift
 
 def _sample_offsets(sizes: np.ndarray, sample: int, seed: int) -> dict[int, np.ndarray]:
@@ -313,7 +320,8 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
     t0 = time.perf_counter()
     metric, dim = base_m.params["metric"], int(base_m.params.get("dim", 0))
     with atomic_dir(target, overwrite) as tmp:
-        # The base is read inside the output's lock, once: a concurrent in-place update of it cannot interleave.
+        # The base is read inside the output's lock (an in-place update of it cannot interleave), and once.
+        seen = _identity(base)
         base_m = read_manifest(base, expect="index")
         ids = pd.read_parquet(base / IDS_FILE)
         chunked = "docid" in ids.columns
@@ -327,6 +335,7 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
                             "least one vector")
         with console.status(f"opening the {cls.spec.name} index {base}"):
             native = cls.open_to_update(base, tmp, metric, dim, dict(base_m.params))
+        _unchanged(base, seen)
         if native.rows != len(ids):
             raise UserError(f"{base}: the {cls.spec.name} index holds {native.rows:,} rows but {IDS_FILE} has "
                             f"{len(ids):,}; the directory mixes files of two builds: rebuild it")
@@ -442,14 +451,26 @@ def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: 
         raise UserError(f"{base}: {cls.spec.name} indexes text; pass --corpus (the documents to index)")
     check_out(target, overwrite or in_place, "dir")
     with atomic_dir(target, overwrite or in_place) as tmp:
-        loaded = IndexDir.load(base)
+        seen = _identity(base)
+        base_m = read_manifest(base, expect="index")
+        ids = pd.read_parquet(base / IDS_FILE)
+        dim = int(base_m.params.get("dim", 0))
+        # Opened as for an update: a milvus-lite database is read from a copy, so a process querying the old
+        # version (milvus-lite admits one process per database) does not block the rebuild.
+        native = cls.open_to_update(base, tmp, metric, dim, dict(base_m.params))
         with console.status(f"reading the vectors of {base}"):
-            vectors = loaded.index.stored_vectors()
+            vectors = native.stored_vectors()
+        label = native.label()
+        native = None  # close native handles before building
+        _unchanged(base, seen)
+        for leftover in tmp.iterdir():
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
         if vectors is None:
-            raise UserError(f"{base}: {loaded.index.label()} keeps compressed codes rather than the vectors, so it "
-                            f"cannot be rebuilt from itself; pass --embeddings with its vectors")
-        base_m, ids = loaded.manifest, loaded.ids
-        loaded = None  # close native handles (milvus-lite) before building
+            raise UserError(f"{base}: {label} keeps compressed codes rather than the vectors, so it cannot be rebuilt "
+                            f"from itself; pass --embeddings with its vectors")
+        if len(vectors) != len(ids):
+            raise UserError(f"{base}: the index holds {len(vectors):,} rows but {IDS_FILE} has {len(ids):,}; the "
+                            "directory mixes files of two builds: rebuild it with --embeddings")
         build = cls.output_params(params, target, True)
         t0 = time.perf_counter()
         with console.status(f"building {cls.spec.label(params.get('index_type'))} over {len(ids):,} rows"):
