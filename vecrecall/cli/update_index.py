@@ -53,7 +53,9 @@ def update_index(
         since = d["since_training"]
         stdout.print(f"centroid drift: {d['share']:.1%} of the {d['added']:,} added vectors lie beyond the 95th-"
                      f"percentile distance to their IVF centroid (since training: {since['share']:.1%} of "
-                     f"{since['added']:,}; re-train above {d['threshold']:.0%})", highlight=False)
+                     f"{since['added']:,}; re-train above {d['threshold']:.0%}"
+                     + (f" once {d['min_added']} are added)" if since["added"] < d["min_added"] else ")"),
+                     highlight=False)
 
 
 def rebuild(

@@ -339,9 +339,11 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
         if native.rows != len(ids):
             raise UserError(f"{base}: the {cls.spec.name} index holds {native.rows:,} rows but {IDS_FILE} has "
                             f"{len(ids):,}; the directory mixes files of two builds: rebuild it")
-        need = [op for op, todo in (("delete", len(delta.rows)), ("add", len(added))) if todo]
-        reasons = [r for r in (native.cannot(op) for op in need) if r]
-        reason = "; ".join(reasons) or None
+        need = [op for op, todo in (("add", len(added)), ("delete", len(delta.rows))) if todo]
+        failing = {op: r for op in need if (r := native.cannot(op))}
+        generic = all(r == f"{native.label()} cannot {op} vectors in place" for op, r in failing.items())
+        reason = (f"{native.label()} cannot {' or '.join(failing)} vectors in place" if failing and generic else
+                  "; ".join(failing.values()) or None)
         drift = None
         if reason is None:
             method = "in place"
