@@ -248,6 +248,8 @@ def test_rebuild_needs_embeddings_for_compressed_codes(vr, synth, tmp_path):
     assert r.exit_code == 0, r.stderr
     m = read_manifest(base)
     assert m.stats["n"] == len(synth["final_ids"]) and m.params["pq_bits"] == 6
+    assert m.stats["version"] == 2 and m.inputs["base"]["path"] == str(base.resolve())
+    assert m.inputs["embeddings"]["path"] == str(synth["final"].resolve())
 
 
 def test_rebuild_drops_hnswlib_deleted_vectors(vr, synth, tmp_path):
@@ -408,3 +410,27 @@ def test_capability_table(vr):
     assert "add yes; delete yes" in blocks["hnswlib"] and "add yes; delete yes" in blocks["milvus"]
     spec = json.loads(vr("backends", "faiss", "--json").stdout)
     assert spec["capabilities"]["delete"] == ["Flat", "IVF", "IVFPQ"] and spec["capabilities"]["add"] is True
+
+
+def test_chunked_index_is_updated_by_document(vr, small, tmp_path):
+    """The delete list names documents: every chunk goes; a replaced document's chunks are all replaced."""
+    for src, out in ((SAMPLE, "emb"), (small / "new.jsonl", "new")):
+        r = vr("encode", "--corpus", src, "--model", FAST_MODEL, "--chunk-tokens", "4", "--out", tmp_path / out)
+        assert r.exit_code == 0, r.stderr
+    assert vr("build-index", "--embeddings", tmp_path / "emb", "--out", tmp_path / "flat").exit_code == 0
+    before = pd.read_parquet(tmp_path / "flat" / "ids.parquet")
+    (tmp_path / "gone.txt").write_text("12\n")
+    r = vr("update-index", "--index", tmp_path / "flat", "--delete", tmp_path / "gone.txt", "--add", tmp_path / "new",
+           "--replace", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    after = pd.read_parquet(tmp_path / "out" / "ids.parquet")
+    new = pd.read_parquet(tmp_path / "new" / "ids.parquet")
+    assert "12" not in set(after["docid"])
+    assert after[after["docid"] == "9"]["id"].tolist() == new[new["docid"] == "9"]["id"].tolist()
+    removed = int((before["docid"] == "12").sum() + (before["docid"] == "9").sum())
+    assert len(after) == len(before) - removed + len(new)
+    u = read_manifest(tmp_path / "out").stats["update"]
+    assert (u["deleted"], u["replaced"]) == ((before["docid"] == "12").sum(), (before["docid"] == "9").sum())
+    # plain (unchunked) embeddings do not go into a chunked index
+    assert_user_error(vr("update-index", "--index", tmp_path / "flat", "--add", small / "new", "--replace", "--out",
+                         tmp_path / "out2"), "not chunked embeddings", "is chunked")

@@ -22,9 +22,7 @@ def update_index(
 ) -> None:
     """Add, delete or replace vectors in an index and write the result as a new version.
 
-    Rows are compacted: the new version answers as a fresh build over the surviving rows followed by the added ones.
-    Backends that cannot change in place (annoy; faiss HNSW for deletes) are rebuilt from the vectors they store, and
-    the output says so; faiss IVF updates report centroid drift and recommend `vecrecall rebuild` past 10%.
+    Rows are compacted: the new version answers as a fresh build over the surviving rows followed by the added ones. Backends that cannot change in place (annoy; faiss HNSW for deletes) are rebuilt from the vectors they store, and the output says so; faiss IVF updates report centroid drift and recommend `vecrecall rebuild` past 10%.
 
     Example: vecrecall update-index --index runs/sample/flat --add runs/sample/new_emb --delete gone.txt --out runs/sample/flat2
     """
@@ -71,10 +69,9 @@ def rebuild(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists (--index itself is always replaced by an atomic swap)."),
     json_out: bool = common.JSON,
 ) -> None:
-    """Build a new version of an index and swap it in atomically: re-train IVF centroids after drift, drop hnswlib's
-    deleted vectors, or index the day's re-encoded documents (--embeddings) with the same parameters.
+    """Build a new version of an index with its recorded parameters and swap it in atomically.
 
-    Processes that loaded the old version keep querying it; a load during the swap reads one version, never a mix.
+    Re-trains IVF centroids after drift, drops hnswlib's deleted vectors, or indexes the day's re-encoded documents (--embeddings) with the same parameters. Processes that loaded the old version keep querying it; a load during the swap reads one version, never a mix.
 
     Example: vecrecall rebuild --index runs/sample/ivf
     """

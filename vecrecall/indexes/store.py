@@ -57,8 +57,9 @@ def check_files(path: Path, recorded: dict[str, int] | None, backend: str) -> No
 
 def build_index(backend: str, out: str | Path, embeddings: str | Path | None = None, corpus: str | Path | None = None,
                 metric: str = "cosine", params: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
-                fields: FieldSpec | None = None) -> Manifest:
-    """Build an index with `backend` and save it as an index directory at `out`."""
+                fields: FieldSpec | None = None, lineage: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Manifest:
+    """Build an index with `backend` and save it as an index directory at `out`. `lineage`: (inputs, stats) added
+    to the manifest (a rebuild records the version it replaces)."""
     cls = get_backend(backend)
     backend = cls.spec.name
     params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -98,12 +99,13 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
         index.save(tmp)
         ids.to_parquet(tmp / IDS_FILE, index=False)
         files = _file_sizes(tmp)
+        more_inputs, more_stats = lineage or ({}, {})
         manifest = Manifest(
             type="index",
             params={"backend": backend, "metric": metric, "dim": dim, "seed": seed, **index.params},
-            inputs=inputs,
+            inputs={**inputs, **more_inputs},
             stats={"n": len(ids), "build_s": round(build_s, 3), **index.timings, "bytes": sum(files.values()),
-                   **({} if cls.mutable_files else {FILES_STAT: files})},
+                   **({} if cls.mutable_files else {FILES_STAT: files}), **more_stats},
         )
         write_dir_manifest(tmp, manifest)
     return manifest

@@ -166,6 +166,10 @@ def check_added(add: Path, emb: Any, base: Path, base_m: Manifest, chunked: bool
     if chunked != ("docid" in emb.ids.columns):
         raise UserError(f"--add {add}: {'chunked' if not chunked else 'not chunked'} embeddings but the index {base} "
                         f"is {'chunked' if chunked else 'not chunked'}; encode them with the index's --chunk-tokens")
+    for key in ("chunk_tokens", "chunk_overlap"):
+        if chunked and theirs.get(key) != ours_p.get(key):
+            raise UserError(f"--add {add}: encoded with --{key.replace('_', '-')} {theirs.get(key)} but the index "
+                            f"{base} with {ours_p.get(key)}; re-encode with the index's chunking")
 
 
 @dataclass
@@ -186,7 +190,8 @@ def resolve_delta(base: Path, ids: pd.DataFrame, listed: list[str], added_ids: p
     keys = pd.Series(norm_ids(ids[col]))
     listed_set = set(listed)
     by_list = keys.isin(listed_set).to_numpy()
-    unknown = [k for k in listed if k not in set(keys[by_list])] if listed else []
+    found = set(keys[by_list])
+    unknown = [k for k in listed if k not in found]
     by_add = np.zeros(len(keys), dtype=bool)
     if added_ids is not None:
         new_rows = norm_ids(added_ids["id"])
@@ -446,9 +451,11 @@ def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: 
     params = rebuild_params(base_m)
     metric = base_m.params["metric"]
     seed = int(base_m.params.get("seed", 0)) if seed is None else seed
+    lineage = ({"base": input_entry(base.resolve(), _trimmed(base_m))},
+               {"version": int(base_m.stats.get("version", 1)) + 1, "updates_since_build": 0})
     if embeddings is not None or corpus is not None:
         return build_index(cls.spec.name, target, embeddings=embeddings, corpus=corpus, metric=metric, params=params,
-                           seed=seed, overwrite=overwrite or in_place, fields=fields)
+                           seed=seed, overwrite=overwrite or in_place, fields=fields, lineage=lineage)
     if cls.spec.input == "text":
         raise UserError(f"{base}: {cls.spec.name} indexes text; pass --corpus (the documents to index)")
     check_out(target, overwrite or in_place, "dir")
