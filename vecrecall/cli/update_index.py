@@ -41,9 +41,7 @@ def update_index(
                            "unknown_ids": res.unknown, "method": res.method, "reason": res.reason, "drift": res.drift})
         return
     m = res.manifest
-    kind = m.params.get("index_type")
-    label = f"{m.params['backend']} {kind}" if kind else m.params["backend"]
-    stdout.print(f"[green]wrote[/] {res.out}: {label}, {res.base_rows:,} → {res.rows:,} rows (deleted {res.deleted:,}, "
+    stdout.print(f"[green]wrote[/] {res.out}: {res.label}, {res.base_rows:,} → {res.rows:,} rows (deleted {res.deleted:,}, "
                  f"replaced {res.replaced:,}, added {res.added:,}), {res.method} in {m.stats['build_s']:.2f}s, "
                  f"version {m.stats['version']}", highlight=False)
     d = res.drift

@@ -76,6 +76,7 @@ class UpdateResult:
 
     manifest: Manifest
     out: Path
+    label: str  # backend and index type, e.g. 'faiss IVF'
     base_rows: int
     rows: int
     deleted: int  # rows removed because the delete list named them
@@ -426,7 +427,9 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
                      f"added since training lie beyond the 95th-percentile distance to their IVF centroid (threshold "
                      f"{DRIFT_THRESHOLD:.0%}): the centroids are out of date; re-train with vecrecall rebuild "
                      f"--index {target}")
-    return UpdateResult(manifest, target, len(ids), len(new_ids), delta.deleted, delta.replaced, len(added),
+    label = cls.spec.label(params.get("index_type")) + (f" {params['index_type']}" if params.get("index_type") and
+                                                        len(cls.spec.index_types) == 1 else "")
+    return UpdateResult(manifest, target, label, len(ids), len(new_ids), delta.deleted, delta.replaced, len(added),
                         len(delta.unknown), method, reason, drift, notes, warnings)
 
 
