@@ -33,6 +33,7 @@ from vecrecall.sweep.synthetic import SyntheticSpec, make_clustered  # noqa: E40
 SETTINGS = [("faiss", {"index_type": "IVF"}, "nprobe", (2, 4, 8, 16), True),
             ("faiss", {"index_type": "IVFPQ"}, "nprobe", (4, 16), True),
             ("faiss", {"index_type": "HNSW"}, "ef_search", (10, 16, 32), False),
+            ("faiss", {"index_type": "HNSW", "ef_construction": 200}, "ef_search", (10, 16, 32), False),
             ("hnswlib", {}, "ef_search", (10, 20, 40), True)]
 
 
@@ -115,7 +116,8 @@ def main() -> None:
                 for value in values:
                     ru, rf = (recall(d / s, q, truth, {name: value}) for s in ("u", "f"))
                     setting = f"{name} {value}"
-                    print(f"{metric:<7} {backend:<8} {params.get('index_type', 'HNSW'):<6} {setting:<13} "
+                    kind = params.get("index_type", "HNSW") + ("/efC200" if "ef_construction" in params else "")
+                    print(f"{metric:<7} {backend:<8} {kind:<6} {setting:<13} "
                           f"{ru:>18.4f}  {rf:.4f}  {ru - rf:+.4f}  {update_s:8.2f}  {raw_s:5.2f}  {fresh_s:7.2f}",
                           flush=True)
 

@@ -147,6 +147,11 @@ def test_faiss_hnsw_adds_in_place(vr, synth, tmp_path):
     r = vr("update-index", "--index", base, "--add", extra, "--out", tmp_path / "updated")
     assert r.exit_code == 0 and "in place" in r.stdout, r.stderr
     assert IndexDir.load(tmp_path / "updated").index.size == NB + 800
+    assert "built with efConstruction 40" in r.stderr and "--ef-construction 200" in r.stderr
+    wide = build(vr, synth["base"], tmp_path / "wide", "faiss", "cosine", "--index-type", "HNSW",
+                 "--ef-construction", "200")
+    r = vr("update-index", "--index", wide, "--add", extra, "--out", tmp_path / "wide2")
+    assert r.exit_code == 0 and "efConstruction" not in r.stderr, r.stderr
 
 
 # ------------------------------------------------------------------------------------------------ approximate

@@ -365,10 +365,11 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
                 elif isinstance(base_m.stats.get("drift"), dict):  # a delete-only update keeps the reference
                     drift = {**base_m.stats["drift"], "added": 0, "beyond": 0, "share": 0.0}
             kept = native.size - native.rows  # deleted vectors the backend keeps (hnswlib's mark_deleted)
+            backend_notes = native.take_notes()
             native.save_update(tmp)
             params = dict(base_m.params)
         else:
-            method, kept = "rebuilt", 0
+            method, kept, backend_notes = "rebuilt", 0, []
             stored = native.stored_vectors()
             if stored is None:
                 raise UserError(f"{base}: {reason}, and it keeps compressed codes rather than the vectors, so it cannot "
@@ -406,7 +407,7 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
             "updates_since_build": int(base_m.stats.get("updates_since_build", 0)) + 1 if method == "in place" else 0,
             "update": update, **({"drift": drift} if drift is not None and method == "in place" else {})})
         write_dir_manifest(tmp, manifest)
-    notes = []
+    notes = list(backend_notes)
     if emb is not None and set(emb.ids.columns) != set(ids.columns):
         notes.append(f"the added ids.parquet has columns {', '.join(emb.ids.columns)} and the index's "
                      f"{', '.join(ids.columns)}: rows lacking a column have no value there (--filter treats it as missing)")
