@@ -1,8 +1,8 @@
 """A reader keeps querying an index while update-index --overwrite and rebuild swap new versions in.
 
 The reader is another process. It holds the version it loaded first and queries it in a loop (an open index survives
-the atomic directory exchange: faiss is in memory, annoy memory-maps a file that stays readable once unlinked,
-milvus-lite has loaded its collection) and, for faiss and annoy, loads the directory afresh on every iteration
+the atomic directory exchange: faiss and hnswlib are in memory, annoy memory-maps a file that stays readable once
+unlinked, milvus-lite has loaded its collection) and, except for milvus, loads the directory afresh on every iteration
 (IndexDir.load re-reads a directory swapped mid-read). It must never fail, the held version must keep answering as
 version 1, and every fresh load must answer exactly as the version its manifest names: never a mix of two.
 milvus-lite opens a database from one process at a time, so there the reader only holds (the writers read a copy).
@@ -106,8 +106,8 @@ def _answers(path: Path, q: np.ndarray) -> list:
 
 
 @pytest.mark.parametrize("backend,fallback", [("faiss", False), ("faiss", True), ("annoy", False),
-                                              ("milvus", False)],
-                         ids=["faiss", "faiss-two-renames", "annoy", "milvus"])
+                                              ("hnswlib", False), ("milvus", False)],
+                         ids=["faiss", "faiss-two-renames", "annoy", "hnswlib", "milvus"])
 def test_reader_never_fails_nor_sees_a_mix(sample_index, tmp_path, backend, fallback):
     src = sample_index(backend)
     q = np.load(src / "q.npy")
