@@ -31,6 +31,7 @@ COMMANDS = [
     "finetune", "synth_queries", "finetune_cross_encoder",
     "import_vectors",
     "finetune_two_tower", "exclude_seen", "recsys_baseline", "make_interaction_log",
+    "update_index",
 ]
 for _name in COMMANDS:
     importlib.import_module(f"vecrecall.cli.{_name}").register(app)

@@ -6,6 +6,7 @@ process and `IndexDir.search` returns ids instead of row positions.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..artifacts import IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest, write_dir_manifest, check_vectors_finite
+from ..artifacts import IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest, recover, write_dir_manifest, check_vectors_finite
 from ..encoders import l2_normalize
 from ..errors import UserError
 from ..io.texts import FieldSpec, load_texts, source_entry
@@ -24,6 +25,16 @@ from .base import Index, check_metric, get_backend
 from .params import BUILD
 
 FILES_STAT = "files"  # manifest stats: relative path → bytes of every file the index directory holds
+SWAP_RETRIES = 5
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Which directory `path` names now: a swap (RENAME_EXCHANGE or the two-rename fallback) puts another there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def _file_sizes(path: Path) -> dict[str, int]:
@@ -46,8 +57,9 @@ def check_files(path: Path, recorded: dict[str, int] | None, backend: str) -> No
 
 def build_index(backend: str, out: str | Path, embeddings: str | Path | None = None, corpus: str | Path | None = None,
                 metric: str = "cosine", params: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
-                fields: FieldSpec | None = None) -> Manifest:
-    """Build an index with `backend` and save it as an index directory at `out`."""
+                fields: FieldSpec | None = None, lineage: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Manifest:
+    """Build an index with `backend` and save it as an index directory at `out`. `lineage`: (inputs, stats) added
+    to the manifest (a rebuild records the version it replaces)."""
     cls = get_backend(backend)
     backend = cls.spec.name
     params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -87,12 +99,13 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
         index.save(tmp)
         ids.to_parquet(tmp / IDS_FILE, index=False)
         files = _file_sizes(tmp)
+        more_inputs, more_stats = lineage or ({}, {})
         manifest = Manifest(
             type="index",
             params={"backend": backend, "metric": metric, "dim": dim, "seed": seed, **index.params},
-            inputs=inputs,
+            inputs={**inputs, **more_inputs},
             stats={"n": len(ids), "build_s": round(build_s, 3), **index.timings, "bytes": sum(files.values()),
-                   **({} if cls.mutable_files else {FILES_STAT: files})},
+                   **({} if cls.mutable_files else {FILES_STAT: files}), **more_stats},
         )
         write_dir_manifest(tmp, manifest)
     return manifest
@@ -110,7 +123,24 @@ class IndexDir:
 
     @classmethod
     def load(cls, path: str | Path) -> "IndexDir":
+        """Open an index directory. When it is swapped for a new version while being read (update-index, rebuild,
+        build-index --overwrite), the read starts again, so the result is one version, never a mix of two."""
         p = Path(path)
+        for attempt in range(SWAP_RETRIES):
+            recover(p)
+            before = _identity(p)
+            try:
+                loaded = cls._load(p)
+            except (UserError, OSError):
+                if _identity(p) == before or attempt == SWAP_RETRIES - 1:
+                    raise
+                continue
+            if _identity(p) == before:
+                return loaded
+        raise UserError(f"{p}: replaced by a new version {SWAP_RETRIES} times while being read; try again")
+
+    @classmethod
+    def _load(cls, p: Path) -> "IndexDir":
         m = read_manifest(p, expect="index")
         backend = get_backend(m.params["backend"])
         if not (p / IDS_FILE).exists():
@@ -118,8 +148,8 @@ class IndexDir:
         check_files(p, m.stats.get(FILES_STAT), backend.spec.name)
         ids = pd.read_parquet(p / IDS_FILE)
         index = backend.load(p, m.params["metric"], int(m.params.get("dim", 0)), dict(m.params))
-        if index.size != len(ids):
-            raise UserError(f"{p}: the {backend.spec.name} index holds {index.size:,} rows but {IDS_FILE} has {len(ids):,}; "
+        if index.rows != len(ids):
+            raise UserError(f"{p}: the {backend.spec.name} index holds {index.rows:,} rows but {IDS_FILE} has {len(ids):,}; "
                             "the directory mixes files of two builds: rebuild it with vecrecall build-index")
         col = "docid" if "docid" in ids.columns else "id"
         return cls(p, m, index, ids, ids[col].astype(str).to_numpy(dtype=object))
