@@ -56,7 +56,7 @@ from ..artifacts import (IDS_FILE, Manifest, atomic_dir, check_out, input_entry,
 from ..encoders import l2_normalize
 from ..errors import UserError
 from ..io.ids import norm_id, norm_ids
-from ..progress import console
+from ..progress import activity
 from .base import Index, get_backend
 from .params import BUILD
 from .store import FILES_STAT, _file_sizes, _identity, build_index
@@ -339,7 +339,7 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
         if len(ids) - len(delta.rows) + len(added) == 0:
             raise UserError(f"--delete {delete}: names every row of {base} and nothing is added; an index needs at "
                             "least one vector")
-        with console.status(f"opening the {cls.spec.name} index {base}"):
+        with activity(f"opening the {cls.spec.name} index {base}"):
             native = cls.open_to_update(base, tmp, metric, dim, dict(base_m.params))
         _unchanged(base, seen)
         if native.rows != len(ids):
@@ -354,7 +354,7 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
         if reason is None:
             method = "in place"
             reference = _drift_reference(native, base_m, int(base_m.params.get("seed", 0))) if len(added) else None
-            with console.status(f"updating {native.label()}: deleting {len(delta.rows):,} rows, adding {len(added):,}"):
+            with activity(f"updating {native.label()}: deleting {len(delta.rows):,} rows, adding {len(added):,}"):
                 if len(delta.rows):
                     native.delete_rows(delta.rows)
                 before = native.list_sizes() if reference is not None else None  # type: ignore[attr-defined]
@@ -379,7 +379,7 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
                 np.delete(stored, delta.rows, axis=0)
             build = rebuild_params(base_m)
             seed = int(base_m.params.get("seed", 0))
-            with console.status(f"rebuilding {native.label()} over {len(final):,} rows ({reason})"):
+            with activity(f"rebuilding {native.label()} over {len(final):,} rows ({reason})"):
                 rebuilt = cls.build(final, metric, build, seed)
             rebuilt.save(tmp)
             params = {"backend": cls.spec.name, "metric": metric, "dim": dim, "seed": seed, **rebuilt.params}
@@ -471,7 +471,7 @@ def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: 
         # Opened as for an update: a milvus-lite database is read from a copy, so a process querying the old
         # version (milvus-lite admits one process per database) does not block the rebuild.
         native = cls.open_to_update(base, tmp, metric, dim, dict(base_m.params))
-        with console.status(f"reading the vectors of {base}"):
+        with activity(f"reading the vectors of {base}"):
             vectors = native.stored_vectors()
         label = native.label()
         native = None  # close native handles before building
@@ -486,7 +486,7 @@ def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: 
                             "directory mixes files of two builds: rebuild it with --embeddings")
         build = cls.output_params(params, target, True)
         t0 = time.perf_counter()
-        with console.status(f"building {cls.spec.label(params.get('index_type'))} over {len(ids):,} rows"):
+        with activity(f"building {cls.spec.label(params.get('index_type'))} over {len(ids):,} rows"):
             rebuilt = cls.build(_prepare(vectors, metric), metric, build, seed)
         build_s = time.perf_counter() - t0
         rebuilt.save(tmp)
