@@ -58,6 +58,8 @@ REGISTRY: dict[str, str] = {
     "annoy": "vecrecall.indexes.annoy:AnnoyIndex",
     "milvus": "vecrecall.indexes.milvus:MilvusIndex",
     "bm25": "vecrecall.indexes.bm25:BM25Index",
+    "usearch": "vecrecall.indexes.usearch:UsearchIndex",
+    "scann": "vecrecall.indexes.scann:ScannIndex",
 }
 
 __all__ = ["Index", "REGISTRY", "METRICS", "get_backend", "get_spec", "specs", "option", "check_metric", "pad_results"]
