@@ -25,6 +25,7 @@ class TestUsearchI8(BackendConformance):
 
 # ---------------------------------------------------------------------------------------------------------------- usearch only
 
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
@@ -81,3 +82,20 @@ def test_missing_package_is_one_line_with_the_pip_command(emb, tmp_path):
     err = r.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and "pip install 'vecrecall[ann]'" in err, err
     assert not (tmp_path / "i").exists()
+
+
+def test_a_sweep_naming_a_missing_backend_stops_before_building(tmp_path):
+    """The default grid names usearch: without the package, sweep refuses it before any index is built."""
+    from conftest import ROOT
+
+    code = ("import sys\nsys.modules['usearch'] = None\n"
+            f"sys.argv = ['vecrecall', 'sweep', '--synthetic', '400x8', '--synthetic-queries', '10', '--config', "
+            f"{str(ROOT / 'configs' / 'sweep_default.yaml')!r}, '--out', {str(tmp_path / 's')!r}]\n"
+            "from vecrecall.cli.app import main\nmain()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "VECRECALL_QUIET": "1"})
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    assert "usearch" in err and "pip install 'vecrecall[ann]'" in err, err
+    assert not (tmp_path / "s").exists()

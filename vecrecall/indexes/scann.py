@@ -86,6 +86,8 @@ SPEC = Spec(
     filter="after",
     threads=True,
     package="scann (pip install 'vecrecall[ann]')",
+    requires=("scann",),
+    install=HINT,
     rules=_rules,
 )
 

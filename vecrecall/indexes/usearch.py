@@ -47,6 +47,8 @@ SPEC = Spec(
     add=True,
     delete=True,
     package="usearch (pip install 'vecrecall[ann]')",
+    requires=("usearch",),
+    install=HINT,
 )
 
 
