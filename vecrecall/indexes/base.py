@@ -8,7 +8,8 @@ Adding a backend = one module + one registry entry
    (metrics, filter, threads, add/delete, server, input text|vectors) and `rules` for cross-parameter checks
    (reuse `params.ivf_rules`, `nlist_param`, `hnsw_params`… where they fit). Import the native library lazily
    (`lib = LazyModule("lib")` from vecrecall.lazy, or inside methods): `vecrecall --help` reads every spec and must
-   stay fast. Implement:
+   stay fast. An optional library: `LazyModule("lib", hint="pip install 'vecrecall[extra]'")` and, in the spec,
+   `requires=("lib",)`, `install=` that command (a build or sweep then refuses it before reading any data). Implement:
      fit(data, metric, params, seed)   build from an (n, dim) float32 matrix (text backends: a table with `text`);
                                        `params` arrive validated and completed with defaults
      save(directory) / open(directory, metric, dim, params)   native files in the index directory, any process
@@ -68,6 +69,8 @@ REGISTRY: dict[str, str] = {
     "annoy": "vecrecall.indexes.annoy:AnnoyIndex",
     "milvus": "vecrecall.indexes.milvus:MilvusIndex",
     "bm25": "vecrecall.indexes.bm25:BM25Index",
+    "usearch": "vecrecall.indexes.usearch:UsearchIndex",
+    "scann": "vecrecall.indexes.scann:ScannIndex",
 }
 
 __all__ = ["Index", "REGISTRY", "METRICS", "LABELS_FILE", "read_labels", "get_backend", "get_spec", "specs", "option", "check_metric", "pad_results"]

@@ -8,6 +8,7 @@ The pattern follows faiss's `ParameterSpace` (tunable parameters with ranges) an
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -196,6 +197,8 @@ class Spec:
     delete: bool | tuple[str, ...] = False
     server: bool = False
     package: str = ""  # the PyPI distribution(s) behind it, for `vecrecall backends`
+    requires: tuple[str, ...] = ()  # optional top-level modules it needs, checked before a build (check_installed)
+    install: str = ""  # the pip command that brings them, e.g. "pip install 'vecrecall[ann]'"
     rules: Rule | None = None
     search_rules: Rule | None = None
     infer_type: Callable[[dict[str, Any]], str | None] | None = None  # an index type implied by other parameters
@@ -284,7 +287,17 @@ class Spec:
             if p is None or p.kind != kind or name not in names:
                 raise UserError(self.does_not_apply(name, kind, index_type, names))
             out[name] = p.parse(value, where)
+        if kind == BUILD:
+            self.check_installed()
         return out
+
+    def check_installed(self) -> None:
+        """Refuse a backend whose optional library is missing before any data is read or anything is built (a sweep
+        checks its whole grid first), with the pip command that installs it. Finds the module without importing it."""
+        for module in self.requires:
+            if importlib.util.find_spec(module) is None:
+                raise UserError(f"--backend {self.name} needs the Python package '{module}', which is not installed; "
+                                f"install it with: {self.install or 'pip install ' + module}")
 
     def does_not_apply(self, name: str, kind: str, index_type: str | None, names: Iterable[str] | None = None) -> str:
         names = self.names(kind, index_type) if names is None else [n for n in self.names(kind) if n in set(names)]
