@@ -521,6 +521,14 @@ def _check_writable(final: Path) -> None:
         raise UserError(f"{final}: cannot write there: {anc} is a file, not a directory; choose another --out")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise UserError(f"{final}: cannot write there: {anc} is not writable (permission denied); choose another --out")
+    # os.access trusts permission bits: root passes them, and /proc, read-only bind mounts or ACLs can still refuse.
+    # Create and delete a probe (a hidden temp name, so a killed probe is tidied like any temp).
+    probe = anc / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise UserError(f"{final}: cannot write there: {anc}: {exc.strerror or exc}; choose another --out") from None
+    probe.unlink()
 
 
 def _foreign_files(directory: Path) -> list[str]:
@@ -930,7 +938,9 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
         vectors = np.load(npy, mmap_mode="r")
     except ValueError as exc:
         raise UserError(f"{npy}: not a readable .npy matrix ({exc})") from exc
-    ids = pd.read_parquet(idf)
+    from .io.files import read_parquet
+
+    ids = read_parquet(idf)
     if vectors.ndim != 2:
         raise UserError(f"{npy}: expected a 2-d matrix, got shape {vectors.shape}")
     dim = _declared_dim(m)
@@ -947,6 +957,13 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
             f"{p}: {EMBEDDINGS_FILE} has {vectors.shape[0]} rows but {IDS_FILE} has {len(ids)} ids; "
             "they must match row for row (re-run vecrecall encode)"
         )
+    if "id" not in ids.columns:
+        raise UserError(f"{idf}: no 'id' column (columns: {', '.join(map(str, ids.columns))}); re-run vecrecall encode")
+    dup = ids["id"].duplicated()
+    if dup.any():
+        row = int(np.argmax(dup.to_numpy()))
+        raise UserError(f"{idf} row {row + 1}: id '{ids['id'].iloc[row]}' appears twice; every vector needs its own id "
+                        "(re-run vecrecall encode, or import-vectors with unique --ids)")
     if check_finite:
         check_vectors_finite(vectors, str(npy))
     return Embeddings(p, vectors, ids, m)

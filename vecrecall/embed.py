@@ -200,6 +200,8 @@ def encode_source(source: str | Path, role: Role, out: str | Path, model: str | 
         raise UserError(f"--block-size {block}: must be ≥ 1")
     if threads is not None and threads < 1:
         raise UserError(f"--threads {threads}: must be ≥ 1")
+    if chunk_tokens is None and chunk_overlap:
+        raise UserError(f"--chunk-overlap {chunk_overlap}: applies to chunked documents; pass --chunk-tokens N too")
     if chunk_tokens is not None:
         if chunk_tokens <= 0:
             raise UserError(f"--chunk-tokens {chunk_tokens}: must be positive")
