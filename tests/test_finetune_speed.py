@@ -162,7 +162,7 @@ def test_phase_summary_is_printed(vr, tiny_model, tiny_beir, tmp_path):
     r = vr("finetune", "--model", tiny_model, *qrels_args(tiny_beir), "--split-queries", 8, "--no-eval", *FAST,
            "--out", tmp_path / "ft")
     assert r.exit_code == 0, r.stderr
-    line = next(x for x in r.stdout.splitlines() if x.startswith("time: "))
+    line = next(x for x in r.stdout.splitlines() if x.startswith("time ("))
     assert " train " in line and "total " in line and "peak RSS " in line and "GiB" in line
 
 

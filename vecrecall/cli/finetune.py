@@ -102,7 +102,7 @@ def finetune(
             t.add_row(name, *cells)
         stdout.print(t)
         stdout.print(f"held-out queries and qrels: {out}/heldout.queries.jsonl, {out}/heldout.qrels.tsv")
-    stdout.print(f"time: {res.phases.summary()}", highlight=False)
+    stdout.print(f"time ({res.manifest.params['threads']} threads): {res.phases.summary()}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -358,11 +358,11 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
     tables = build_tables(examples, o.loss, s, log_p)
     _print_counts(console, counts, {k: len(next(iter(v.values()))) for k, v in tables.items()}, mix_rows, notes)
 
+    ph.begin("load model")
     from sentence_transformers import SentenceTransformer
 
     from .trainer import _offline
 
-    ph.begin("load model")
     _offline()
     model = SentenceTransformer(str(base_path), device=None if _cuda() else "cpu")
     dev_eval = None
@@ -390,6 +390,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
             write_queries(tmp / "heldout.queries.jsonl", hq)
             write_qrels(tmp / "heldout.qrels.tsv", hqrels)
             split_files = {"split": "split.json", "heldout_queries": "heldout.queries.jsonl", "heldout_qrels": "heldout.qrels.tsv"}
+            ph.end()
             if not o.no_eval and split.heldout:
                 baseline = read_run(o.baseline_run) if o.baseline_run is not None else None
                 comparison = compare(o.model, tmp, o.corpus, tmp / "heldout.queries.jsonl", hqrels, o.eval_k,  # type: ignore[arg-type]
