@@ -86,9 +86,11 @@ def offline_hf() -> None:
 
 def model_fingerprint(path: Path) -> str:
     """A hash of a model directory's file names, sizes and contents (large files: head and tail 1 MiB); exports
-    that vecrecall keeps beside the model (`.vecrecall-exports/`) do not count."""
+    that vecrecall keeps beside the model (`.vecrecall-exports/`) and vecrecall's own top-level `manifest.json`
+    (run statistics that no model loader reads) do not count, so equal weights give equal fingerprints."""
     h = hashlib.sha256()
-    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts and EXPORTS_DIR not in x.parts):
+    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts and EXPORTS_DIR not in x.parts
+                    and x != path / "manifest.json"):
         size = f.stat().st_size
         h.update(f"{f.relative_to(path)}:{size}".encode())
         with open(f, "rb") as fh:
