@@ -851,19 +851,43 @@ def write_dir_manifest(directory: Path, manifest: Manifest) -> None:
 
 EMBEDDINGS_FILE = "embeddings.npy"
 IDS_FILE = "ids.parquet"
+IDS_TEXT = "ids.txt"  # the `id` column as text (vecrecall.io.idtext): read without pandas where start-up matters
 
 
-@dataclass
 class Embeddings:
     """An `embeddings.npy` matrix (memory-mapped) whose row i belongs to row i of `ids.parquet`.
 
-    `ids` has column `id` and, for chunked documents, `docid` (the parent document) and `chunk`.
-    """
+    `ids` (a DataFrame: column `id` and, for chunked documents, `docid` (the parent document) and `chunk`) is read on
+    first use; `id_list()` gives the `id` column as text, from `ids.txt` when it matches ids.parquet (no pandas)."""
 
-    path: Path
-    vectors: np.ndarray
-    ids: "Any"  # pandas.DataFrame
-    manifest: Manifest
+    def __init__(self, path: Path, vectors: np.ndarray, manifest: Manifest, ids: Any = None,
+                 id_text: list[str] | None = None) -> None:
+        self.path = path
+        self.vectors = vectors
+        self.manifest = manifest
+        self._ids = ids
+        self._id_text = id_text
+
+    @property
+    def ids(self) -> Any:  # pandas.DataFrame
+        if self._ids is None:
+            import pandas as pd
+
+            self._ids = pd.read_parquet(self.path / IDS_FILE)
+        return self._ids
+
+    def id_list(self) -> list[str]:
+        if self._id_text is not None:
+            return list(self._id_text)
+        return self.ids["id"].astype(str).tolist()
+
+
+def write_ids(directory: Path, ids: Any) -> None:
+    """Write `ids.parquet` (and its text copy `ids.txt`) of an embeddings artifact into `directory`."""
+    from .io.idtext import write_id_text
+
+    ids.to_parquet(directory / IDS_FILE, index=False)
+    write_id_text(directory / IDS_FILE, ids, "id", directory / IDS_TEXT)
 
 
 def _declared_dim(m: Manifest) -> Any:
@@ -877,7 +901,7 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
     Raises UserError when a file is missing or unreadable, when rows and ids disagree, or when the matrix's shape
     differs from the manifest's `stats.dim` / `params.model.dim` / `stats.rows` (an edited or swapped file).
     """
-    import pandas as pd
+    from .io.idtext import read_id_text
 
     p = Path(path)
     m = read_manifest(p, expect="embeddings")
@@ -889,7 +913,9 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
         vectors = np.load(npy, mmap_mode="r")
     except ValueError as exc:
         raise UserError(f"{npy}: not a readable .npy matrix ({exc})") from exc
-    ids = pd.read_parquet(idf)
+    text = read_id_text(idf, p / IDS_TEXT)
+    emb = Embeddings(p, vectors, m, id_text=text[0] if text is not None and text[1] and "id" in text[1] else None)
+    n_ids = len(emb._id_text) if emb._id_text is not None else len(emb.ids)
     if vectors.ndim != 2:
         raise UserError(f"{npy}: expected a 2-d matrix, got shape {vectors.shape}")
     dim = _declared_dim(m)
@@ -901,14 +927,14 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
     if rows is not None and rows != vectors.shape[0]:
         raise UserError(f"{npy}: has {vectors.shape[0]} rows but {m.source} says {rows!r} (key 'stats.rows'); the "
                         "matrix or the manifest was changed; re-run vecrecall encode")
-    if len(ids) != vectors.shape[0]:
+    if n_ids != vectors.shape[0]:
         raise UserError(
-            f"{p}: {EMBEDDINGS_FILE} has {vectors.shape[0]} rows but {IDS_FILE} has {len(ids)} ids; "
+            f"{p}: {EMBEDDINGS_FILE} has {vectors.shape[0]} rows but {IDS_FILE} has {n_ids} ids; "
             "they must match row for row (re-run vecrecall encode)"
         )
     if check_finite:
         check_vectors_finite(vectors, str(npy))
-    return Embeddings(p, vectors, ids, m)
+    return emb
 
 
 def check_vectors_finite(vectors: np.ndarray, where: str, block: int = 65536) -> None:
@@ -924,5 +950,5 @@ def check_vectors_finite(vectors: np.ndarray, where: str, block: int = 65536) ->
 def save_embeddings_from_array(out: Path, vectors: np.ndarray, ids: "Any", manifest: Manifest) -> None:
     """Write a whole in-memory matrix as an embeddings artifact into the (temporary) directory `out`."""
     np.save(out / EMBEDDINGS_FILE, np.ascontiguousarray(vectors))
-    ids.to_parquet(out / IDS_FILE, index=False)
+    write_ids(out, ids)
     write_dir_manifest(out, manifest)
