@@ -200,7 +200,7 @@ def _vector_rows(npy: Path, vectors: np.ndarray, metric: str) -> Any:
         check_vectors_finite(vectors, str(npy))
         data = np.asarray(vectors, dtype=np.float32)
         return l2_normalize(data) if metric == "cosine" else data
-    check_vectors_finite(raw, str(npy))
+    check_vectors_finite(raw, str(npy), block=raw.block_rows)
     return VectorRows(npy, normalize=metric == "cosine")
 
 
