@@ -164,11 +164,11 @@ def test_index_without_the_copy_reads_ids_parquet(tmp_path):
 def test_embeddings_id_list_from_the_text_copy(tmp_path):
     emb = _artifact(tmp_path / "emb", _matrix(5, 4), ids=["q1", "q 2", "ü3", "4", "5.0"])
     loaded = load_embeddings(emb)
-    assert loaded._id_text is not None and loaded.id_list() == ["q1", "q 2", "ü3", "4", "5.0"]
+    assert loaded._id_text and loaded._ids is None and loaded.id_list() == ["q1", "q 2", "ü3", "4", "5.0"]
     assert loaded.ids["id"].astype(str).tolist() == loaded.id_list()
     (emb / "ids.txt").write_text("garbage")
     again = load_embeddings(emb)
-    assert again._id_text is None and again.id_list() == ["q1", "q 2", "ü3", "4", "5.0"]
+    assert not again._id_text and again.id_list() == ["q1", "q 2", "ü3", "4", "5.0"]
 
 
 def test_query_with_vector_queries_imports_neither_pandas_nor_pyarrow(sample_chain):

@@ -861,12 +861,12 @@ class Embeddings:
     first use; `id_list()` gives the `id` column as text, from `ids.txt` when it matches ids.parquet (no pandas)."""
 
     def __init__(self, path: Path, vectors: np.ndarray, manifest: Manifest, ids: Any = None,
-                 id_text: list[str] | None = None) -> None:
+                 id_text: bool = False) -> None:
         self.path = path
         self.vectors = vectors
         self.manifest = manifest
         self._ids = ids
-        self._id_text = id_text
+        self._id_text = id_text  # ids.txt matched ids.parquet when loaded
 
     @property
     def ids(self) -> Any:  # pandas.DataFrame
@@ -877,8 +877,12 @@ class Embeddings:
         return self._ids
 
     def id_list(self) -> list[str]:
-        if self._id_text is not None:
-            return list(self._id_text)
+        if self._id_text and self._ids is None:
+            from .io.idtext import read_id_text
+
+            got = read_id_text(self.path / IDS_FILE, self.path / IDS_TEXT)
+            if got is not None:
+                return got[0]
         return self.ids["id"].astype(str).tolist()
 
 
@@ -901,7 +905,7 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
     Raises UserError when a file is missing or unreadable, when rows and ids disagree, or when the matrix's shape
     differs from the manifest's `stats.dim` / `params.model.dim` / `stats.rows` (an edited or swapped file).
     """
-    from .io.idtext import read_id_text
+    from .io.idtext import read_id_header
 
     p = Path(path)
     m = read_manifest(p, expect="embeddings")
@@ -913,9 +917,10 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
         vectors = np.load(npy, mmap_mode="r")
     except ValueError as exc:
         raise UserError(f"{npy}: not a readable .npy matrix ({exc})") from exc
-    text = read_id_text(idf, p / IDS_TEXT)
-    emb = Embeddings(p, vectors, m, id_text=text[0] if text is not None and text[1] and "id" in text[1] else None)
-    n_ids = len(emb._id_text) if emb._id_text is not None else len(emb.ids)
+    header = read_id_header(idf, p / IDS_TEXT)  # the row count without reading ids.parquet
+    text = header is not None and header.get("column") == "id"
+    emb = Embeddings(p, vectors, m, id_text=text)
+    n_ids = int(header["rows"]) if text else len(emb.ids)
     if vectors.ndim != 2:
         raise UserError(f"{npy}: expected a 2-d matrix, got shape {vectors.shape}")
     dim = _declared_dim(m)

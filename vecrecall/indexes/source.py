@@ -21,7 +21,7 @@ import numpy as np
 
 from ..vectorops import l2_normalize
 
-BLOCK_BYTES = 32 << 20  # one read for the finiteness check and for gathering a training sample
+BLOCK_BYTES = 8 << 20  # one read (finiteness check, gathering a training sample, normalising in chunks)
 
 
 class VectorRows:

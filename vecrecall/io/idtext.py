@@ -44,6 +44,19 @@ def write_id_text(parquet: Path, table: Any, column: str, out: Path) -> bool:
     return True
 
 
+def read_id_header(parquet: Path, copy: Path) -> dict[str, Any] | None:
+    """The header of `copy` (rows, column, columns) when it was made from the `parquet` now there, else None."""
+    try:
+        with open(copy, "rb") as fh:
+            meta = json.loads(fh.readline())
+        if meta.get("format") != FORMAT or meta.get("parquet_sha256") != sha256_of(parquet):
+            return None
+        int(meta["rows"]), list(meta["columns"])
+        return meta
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def read_id_text(parquet: Path, copy: Path) -> tuple[list[str], list[str]] | None:
     """(the copied column's values, the parquet's column names) from `copy`, or None when it is missing, damaged or
     not made from the `parquet` now there."""
@@ -61,4 +74,4 @@ def read_id_text(parquet: Path, copy: Path) -> tuple[list[str], list[str]] | Non
         return None
 
 
-__all__ = ["write_id_text", "read_id_text", "sha256_of"]
+__all__ = ["write_id_text", "read_id_text", "read_id_header", "sha256_of"]
