@@ -24,6 +24,7 @@ class Measured:
     peak_rss_mb: float
     rc: int
     stderr: str
+    cpu_s: float = 0.0  # user + system seconds of the command (less sensitive than wall time to other load)
 
     def check(self, what: str) -> "Measured":
         if self.rc != 0:
@@ -32,20 +33,20 @@ class Measured:
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None) -> Measured:
-    """Run `cmd` to completion; (wall seconds, peak RSS in MB, exit code, the tail of stderr)."""
+    """Run `cmd` to completion: wall seconds, peak RSS in MB, exit code, stderr, CPU seconds."""
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
     err_path, rss_path = tmp / f"vr-bench-{os.getpid()}.stderr", tmp / f"vr-bench-{os.getpid()}.rss"
     with open(err_path, "w+b") as err:
         t0 = time.perf_counter()
-        rc = subprocess.call([TIME, "-f", "%M", "-o", str(rss_path), *cmd], stdout=subprocess.DEVNULL, stderr=err,
-                             env=env, cwd=cwd)
+        rc = subprocess.call([TIME, "-f", "%M %U %S", "-o", str(rss_path), *cmd], stdout=subprocess.DEVNULL,
+                             stderr=err, env=env, cwd=cwd)
         seconds = time.perf_counter() - t0
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
-    kb = float(rss_path.read_text().split()[-1])
+    kb, user, system = map(float, rss_path.read_text().split()[-3:])
     err_path.unlink(missing_ok=True)
     rss_path.unlink(missing_ok=True)
-    return Measured(seconds, kb / 1024, rc, text)
+    return Measured(seconds, kb / 1024, rc, text, user + system)
 
 
 def load_average() -> str:

@@ -161,7 +161,8 @@ def main() -> None:
 
     def record(label: str, ours: Measured, bare: Measured, same: str) -> None:
         row = {"step": label, "vecrecall_s": round(ours.seconds, 2), "bare_s": round(bare.seconds, 2),
-               "time_ratio": round(ours.seconds / bare.seconds, 3), "vecrecall_rss_mb": round(ours.peak_rss_mb),
+               "time_ratio": round(ours.seconds / bare.seconds, 3), "vecrecall_cpu_s": round(ours.cpu_s, 1),
+               "bare_cpu_s": round(bare.cpu_s, 1), "cpu_ratio": round(ours.cpu_s / max(bare.cpu_s, 1e-9), 3), "vecrecall_rss_mb": round(ours.peak_rss_mb),
                "bare_rss_mb": round(bare.peak_rss_mb), "rss_ratio": round(ours.peak_rss_mb / bare.peak_rss_mb, 3),
                "same_output": same, "load": load_average()}
         rows.append(row)
@@ -196,11 +197,12 @@ def main() -> None:
         record("sweep IVF nprobe 1,4,16, k 10", ours, bare, "-")
     (args.work / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n{args.n:,} × {args.dim} (HNSW: {args.hnsw_n:,}), {args.queries:,} queries, cosine; load {load_average()}")
-    head = f"{'step':<34}{'vr s':>8}{'bare s':>8}{'×':>6}{'vr MB':>7}{'bare MB':>8}{'×':>6}{'same':>5}"
-    print(head)
+    print(f"{'step':<28}{'vr s':>7}{'bare s':>7}{'×':>5}{'CPU×':>5}{'vr MB':>6}{'bare MB':>8}{'×':>5}{'same':>5}")
     for r in rows:
-        print(f"{r['step'][:34]:<34}{r['vecrecall_s']:>8.1f}{r['bare_s']:>8.1f}{r['time_ratio']:>6.2f}"
-              f"{r['vecrecall_rss_mb']:>7}{r['bare_rss_mb']:>8}{r['rss_ratio']:>6.2f}{r['same_output']:>5}")
+        print(f"{r['step'][:28]:<28}{r['vecrecall_s']:>7.0f}{r['bare_s']:>7.0f}{r['time_ratio']:>5.2f}"
+              f"{r['cpu_ratio']:>5.2f}{r['vecrecall_rss_mb']:>6}{r['bare_rss_mb']:>8}{r['rss_ratio']:>5.2f}"
+              f"{r['same_output']:>5}")
+    print("s: wall seconds of the whole process; CPU×: ratio of user+system seconds; MB: peak RSS (VmHWM)")
 
 
 if __name__ == "__main__":

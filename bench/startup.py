@@ -107,19 +107,26 @@ def main() -> None:
         sys.exit(f"the runs differ: {ours_out} vs {bare_out}")
     times: dict[str, list[float]] = {"vecrecall query": [], "bare numpy+faiss": [], "vecrecall --help": []}
     rss: dict[str, list[float]] = {k: [] for k in times}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     load_before = load_average()
     for _ in range(args.reps):
         for name, cmd in zip(times, (ours, bare, helpcmd)):
             m = run_measured(cmd, env).check(name)
             times[name].append(m.seconds)
             rss[name].append(m.peak_rss_mb)
+            cpu[name].append(m.cpu_s)
     med = {k: statistics.median(v) for k, v in times.items()}
+    mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"start-up: {args.n:,} × {args.dim} Flat index (cosine), {args.queries} queries, -k {args.k}; median of "
           f"{args.reps} alternating runs; load average {load_before} → {load_average()}; runs identical: yes")
-    print(f"{'process':<20}{'median s':>10}{'min s':>8}{'peak RSS MB':>13}{'× bare':>8}")
+    print(f"{'process':<18}{'wall s':>8}{'min s':>7}{'× bare':>7}{'CPU s':>7}{'× bare':>7}{'RSS MB':>8}")
+    bare = "bare numpy+faiss"
     for name in times:
-        ratio = f"{med[name] / med['bare numpy+faiss']:.2f}" if name != "vecrecall --help" else ""
-        print(f"{name:<20}{med[name]:>10.3f}{min(times[name]):>8.3f}{statistics.median(rss[name]):>13.0f}{ratio:>8}")
+        wr = f"{med[name] / med[bare]:.2f}" if name != "vecrecall --help" else ""
+        cr = f"{mcpu[name] / mcpu[bare]:.2f}" if name != "vecrecall --help" else ""
+        print(f"{name:<18}{med[name]:>8.3f}{min(times[name]):>7.3f}{wr:>7}{mcpu[name]:>7.2f}{cr:>7}"
+              f"{statistics.median(rss[name]):>8.0f}")
+    print("wall = median elapsed seconds of the whole process; CPU = median user+system seconds (GNU time)")
 
 
 if __name__ == "__main__":

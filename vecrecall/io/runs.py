@@ -204,9 +204,10 @@ def write_results(qids: list[str], docids: np.ndarray, scores: np.ndarray, valid
         manifest.params.setdefault("format", "trec")
     with atomic_file(p, overwrite=overwrite, manifest=manifest) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
-            for qid, drow, srow, vrow in zip(qids, docids, scores.astype(float).tolist(), valid):
-                fh.writelines(_trec_line(qid, d, r, s, tag)
-                              for r, (d, s, v) in enumerate(zip(drow, srow, vrow), 1) if v)
+            # _trec_line's format, inlined: a function call per line costs as much as the search on small runs
+            for qid, drow, srow, vrow in zip(qids, docids.tolist(), scores.astype(float).tolist(), valid.tolist()):
+                fh.write("".join([f"{qid} Q0 {d} {r} {s!r} {tag}\n"
+                                  for r, (d, s, v) in enumerate(zip(drow, srow, vrow), 1) if v]))
     return p
 
 
