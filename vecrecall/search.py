@@ -23,7 +23,7 @@ from .io.texts import looks_like_texts
 from .progress import progress
 
 # pandas (≈0.4 s to import) and the encoders are imported where they are needed: a query with vector queries on a
-# vector index needs neither (tests/test_startup.py checks it).
+# vector index needs neither (tests/test_scale.py checks it).
 if TYPE_CHECKING:
     import pandas as pd
 
