@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import (EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, forget_kept, keep_when_interrupted,
-                        write_dir_manifest, writer_lock)
+                        write_dir_manifest, write_ids, writer_lock)
 from .encoders import EncodeSettings, Encoder, VectorCache, chunk_text, encode_texts, load_encoder
 from .errors import UserError
 from .io.texts import FieldSpec, Role, TextRecord, iter_texts, source_entry
@@ -321,7 +321,7 @@ def _assemble(out: Path, overwrite: bool, staging: Staging, blocks: range, dim: 
         target.flush()
         del target
         ids = pd.concat([pd.read_parquet(staging.files(k)[1]) for k in blocks], ignore_index=True)
-        sanitize_ids(ids).to_parquet(tmp / IDS_FILE, index=False)
+        write_ids(tmp, sanitize_ids(ids))
         manifest = Manifest(
             type="embeddings", params=params, inputs={"source": source_record},
             stats={"records": n_shard_records, "source_records": n_records, "rows": rows, "dim": dim,

@@ -20,6 +20,7 @@ import numpy as np
 from .cache import Cache
 from .errors import UserError
 from .exported import EXPORTS_DIR, BackendSpec
+from .vectorops import l2_normalize  # noqa: F401  (re-exported: defined in vectorops so `query` need not import this)
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -269,11 +270,6 @@ def chunk_text(text: str, spans: list[tuple[int, int]], size: int, overlap: int)
         if start + size >= len(spans):
             break
     return chunks
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1.0, norms)
 
 
 class VectorCache(Cache):

@@ -45,7 +45,7 @@ def finetune(
     warmup: float = typer.Option(0.1, "--warmup", help="Warm-up share of the steps."),
     max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help="Token limit while training only (default: the base model's; the saved model keeps the base model's limit)."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Every N steps print dev nDCG@10 (needs --dev-queries; default: never)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads for training and the held-out encoding (default: one per core).."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads for training and the held-out encoding (default: one per core)."),
     eval_corpus_size: int = typer.Option(2000, "--eval-corpus-size", help="Documents searched by --eval-every (dev positives + a seeded sample)."),
     baseline_run: Optional[Path] = typer.Option(None, "--baseline-run", help="A run of the stock model to reuse for the held-out table instead of re-encoding (default: encode and search with the stock model)."),
     eval_k: int = typer.Option(1000, "--eval-k", help="Depth of the held-out runs (MAP depends on it)."),

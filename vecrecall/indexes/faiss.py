@@ -20,6 +20,10 @@ FILE = "index.faiss"
 IVF_TYPES = ("IVF", "IVFPQ")
 ADD_BLOCK = 65536
 HNSW_UPDATE_EF = 200  # efConstruction below which update-index says an HNSW graph grown by additions loses recall
+# Training sample per k-means centroid: faiss warns below 39 points per centroid and subsamples above 256
+# (ClusteringParameters min/max_points_per_centroid); 64 is above the warning at a quarter of the cap's cost.
+TRAIN_PER_CENTROID = 64
+FACTORY_MIN_CENTROIDS = 256  # a --factory string may hold a PQ (256 centroids per sub-quantizer) without an IVF
 
 
 def _min_train(params: dict[str, Any]) -> int:
@@ -28,7 +32,8 @@ def _min_train(params: dict[str, Any]) -> int:
 
 
 def _default_train_size(c: dict[str, Any]) -> int:
-    return min(c["n"], max(256 * max(1, c.get("nlist", 1)), _min_train(c)))
+    """min(n, 64 × the most centroids one k-means trains: nlist IVF lists, 2^pq_bits PQ centroids)."""
+    return min(c["n"], TRAIN_PER_CENTROID * _min_train(c))
 
 
 def _rules(params: dict[str, Any], ctx: dict[str, Any], where: str) -> None:
@@ -66,7 +71,7 @@ SPEC = Spec(
               default_text="from --index-type", types=("factory",), column=False, single=True),
         nlist_param(IVF_TYPES),
         Param("train_size", int, "Vectors sampled (with --seed) to train IVF/PQ.", low=1,
-              default=Derived("min(n, 256·nlist)", _default_train_size),
+              default=Derived("min(n, 64·max(nlist, 2^pq_bits))", _default_train_size),
               types=(*IVF_TYPES, "factory"), column=False),
         *pq_params(("IVFPQ",)),
         hnsw_params(("HNSW",), m=32, ef_construction=40, m_high=10000)[0],
@@ -138,7 +143,9 @@ class FaissIndex(Index):
                 ivf.cp.seed = seed
                 if ivf.nlist > n:
                     raise UserError(f"--factory {factory}: {ivf.nlist} IVF lists but only {n:,} vectors")
-            size = int(params.get("train_size") or min(n, 256 * max(1, getattr(ivf, "nlist", 1))))
+            # From a VectorRows (build-index) data[rows] reads the sample block by block, not the whole matrix.
+            size = int(params.get("train_size")
+                       or TRAIN_PER_CENTROID * max(FACTORY_MIN_CENTROIDS, getattr(ivf, "nlist", 1)))
             size = min(size, n)
             rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False)) if size < n else slice(None)
             params["train_size"] = size

@@ -41,7 +41,8 @@ SERVER_FILE = "milvus.json"
 TOKEN_ENV = "MILVUS_TOKEN"
 CONNECT_TIMEOUT_S = 5.0
 MAX_TOPK = 16384  # Milvus's limit on `limit`
-INSERT_BATCH = 2048
+INSERT_BATCH = 2048  # rows per insert call, at most…
+INSERT_BYTES = 8 << 20  # …and at most this many vector bytes (a Milvus server refuses gRPC messages over 64 MB)
 SEARCH_BATCH = 256
 VECTOR_FIELD = "vec"
 ROW_FIELD = "row"
@@ -295,11 +296,15 @@ class MilvusIndex(Index):
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
         client.create_collection(name, schema=schema)
         n = data.shape[0]
+        # Streamed: one batch read (from build-index's VectorRows: from the file), sent and dropped at a time, so
+        # the client holds one batch whatever the corpus size; the server stores and indexes the collection.
+        step = insert_batch_rows(dim)
         with progress("insert into milvus", n, "vectors") as advance:
-            for start in range(0, n, INSERT_BATCH):
-                block = np.ascontiguousarray(data[start : start + INSERT_BATCH], dtype=np.float32)
+            for start in range(0, n, step):
+                block = np.ascontiguousarray(data[start : start + step], dtype=np.float32)
                 client.insert(name, [{ROW_FIELD: start + i, VECTOR_FIELD: v} for i, v in enumerate(block)])
                 advance(len(block))
+                del block
         client.flush(name)  # seal the segments, so the index is built over all of them
         index = client.prepare_index_params()
         # Servers read the flat keys; milvus-lite reads the JSON 'params' entry (older pymilvus wire format).
@@ -489,6 +494,11 @@ def _server_refusal(uri: str) -> str:
     return (f"milvus on a server ({uri}) is not updated by update-index: every version of the index directory would "
             "point to the same collection; build a new collection with vecrecall build-index --milvus-uri … "
             "--collection NEW")
+
+
+def insert_batch_rows(dim: int) -> int:
+    """Rows per insert: INSERT_BATCH, fewer for wide vectors so one request stays under INSERT_BYTES."""
+    return max(1, min(INSERT_BATCH, INSERT_BYTES // (4 * max(1, dim))))
 
 
 def rows_expression(allowed: Any) -> str:

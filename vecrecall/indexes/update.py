@@ -59,7 +59,7 @@ from ..io.ids import norm_id, norm_ids
 from ..progress import activity
 from .base import Index, get_backend
 from .params import BUILD
-from .store import FILES_STAT, _file_sizes, _identity, build_index
+from .store import FILES_STAT, _file_sizes, _identity, build_index, write_row_docids
 
 DRIFT_QUANTILE = 0.95
 DRIFT_THRESHOLD = 0.10
@@ -387,6 +387,7 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
         new_ids = pd.concat([ids.drop(index=delta.rows), emb.ids] if emb is not None else [ids.drop(index=delta.rows)],
                             ignore_index=True)
         new_ids.to_parquet(tmp / IDS_FILE, index=False)
+        write_row_docids(tmp, new_ids)
         files = _file_sizes(tmp)
         seconds = round(time.perf_counter() - t0, 3)
         update = {"base_rows": len(ids), "deleted": delta.deleted, "replaced": delta.replaced, "added": len(added),
@@ -491,6 +492,7 @@ def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: 
         build_s = time.perf_counter() - t0
         rebuilt.save(tmp)
         ids.to_parquet(tmp / IDS_FILE, index=False)
+        write_row_docids(tmp, ids)
         files = _file_sizes(tmp)
         inputs = {k: v for k, v in base_m.inputs.items() if k == "embeddings"}
         inputs["base"] = input_entry(base.resolve(), _trimmed(base_m))
