@@ -128,16 +128,21 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
 class IndexDir:
     """A loaded index directory: the index, its manifest, and the document id of each row (`row_docids`, an object
     array; the parent document for chunks). `ids` (the whole ids.parquet table, for filters and per-chunk runs) is
-    read on first use."""
+    read on first use — from the file opened with the index, so a version swapped in meanwhile is never mixed in."""
 
     def __init__(self, path: Path, manifest: Manifest, index: Index, row_docids: np.ndarray, columns: list[str],
-                 ids: "pd.DataFrame | None" = None) -> None:
+                 ids: "pd.DataFrame | None" = None, ids_fd: int | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.index = index
         self.row_docids = row_docids
         self.columns = columns
         self._ids = ids
+        self._ids_fd = ids_fd  # ids.parquet of the loaded version, open until `ids` reads it
+
+    def __del__(self) -> None:
+        if getattr(self, "_ids_fd", None) is not None:
+            os.close(self._ids_fd)
 
     @classmethod
     def load(cls, path: str | Path) -> "IndexDir":
@@ -164,21 +169,31 @@ class IndexDir:
         if not (p / IDS_FILE).exists():
             raise UserError(f"{p}: incomplete index directory ({IDS_FILE} missing); rebuild it with vecrecall build-index")
         check_files(p, m.stats.get(FILES_STAT), backend.spec.name)
-        fast = read_row_docids(p)
-        ids = None
-        if fast is None:
-            import pandas as pd
+        ids_fd = os.open(p / IDS_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fast = read_row_docids(p)
+            ids = None
+            if fast is None:
+                import pandas as pd
 
-            ids = pd.read_parquet(p / IDS_FILE)
-            columns = [str(c) for c in ids.columns]
-            docids = _docids_of(ids)
-        else:
-            docids, columns = fast
-        index = backend.load(p, m.params["metric"], int(m.params.get("dim", 0)), dict(m.params))
-        if index.rows != len(docids):
-            raise UserError(f"{p}: the {backend.spec.name} index holds {index.rows:,} rows but {IDS_FILE} has {len(docids):,}; "
-                            "the directory mixes files of two builds: rebuild it with vecrecall build-index")
-        return cls(p, m, index, docids, columns, ids)
+                with os.fdopen(os.dup(ids_fd), "rb") as fh:
+                    ids = pd.read_parquet(fh)
+                columns = [str(c) for c in ids.columns]
+                docids = _docids_of(ids)
+            else:
+                docids, columns = fast
+            index = backend.load(p, m.params["metric"], int(m.params.get("dim", 0)), dict(m.params))
+            if index.rows != len(docids):
+                raise UserError(f"{p}: the {backend.spec.name} index holds {index.rows:,} rows but {IDS_FILE} has "
+                                f"{len(docids):,}; the directory mixes files of two builds: rebuild it with vecrecall "
+                                "build-index")
+        except BaseException:
+            os.close(ids_fd)
+            raise
+        if ids is not None:
+            os.close(ids_fd)
+            ids_fd = None
+        return cls(p, m, index, docids, columns, ids, ids_fd)
 
     @property
     def ids(self) -> "pd.DataFrame":
@@ -186,7 +201,12 @@ class IndexDir:
         if self._ids is None:
             import pandas as pd
 
-            self._ids = pd.read_parquet(self.path / IDS_FILE)
+            if self._ids_fd is None:
+                self._ids = pd.read_parquet(self.path / IDS_FILE)
+            else:
+                fd, self._ids_fd = self._ids_fd, None
+                with os.fdopen(fd, "rb") as fh:
+                    self._ids = pd.read_parquet(fh)
         return self._ids
 
     @property
