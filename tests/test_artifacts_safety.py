@@ -220,6 +220,24 @@ def test_edited_manifest_is_one_line_naming_file_and_key(vr, sample_chain, tmp_p
     assert_user_error(vr("build-index", "--embeddings", e, "--out", tmp_path / "i"), fragment, "manifest.json")
 
 
+@pytest.mark.parametrize("edit,fragment", [
+    (lambda p: p.pop("backend"), "key 'params.backend' is missing"),
+    (lambda p: p.update(backend="nope"), "key 'params.backend' names 'nope', which is not a vecrecall backend"),
+    (lambda p: p.pop("metric"), "key 'params.metric' is missing"),
+    (lambda p: p.update(metric=3), "key 'params.metric' is 3, expected a string"),
+    (lambda p: p.update(dim="abc"), "key 'params.dim' is 'abc', expected an integer"),
+])
+def test_edited_index_manifest_is_one_line_at_query(vr, sample_chain, tmp_path, edit, fragment):
+    i = tmp_path / "flat"
+    shutil.copytree(sample_chain["flat"], i)
+    data = json.loads((i / "manifest.json").read_text())
+    edit(data["params"])
+    (i / "manifest.json").write_text(json.dumps(data))
+    assert_user_error(vr("query", "--index", i, "--queries", sample_chain["qemb"], "--out", tmp_path / "r.run"),
+                      fragment, "manifest.json")
+    assert not (tmp_path / "r.run").exists()
+
+
 def test_manifest_need_names_file_and_key(sample_chain):
     m = read_manifest(sample_chain["flat"])
     assert m.need("params", "backend") == "faiss"

@@ -132,6 +132,28 @@ def _file_manifest(p: Path) -> Path:
     return p.with_name(p.name + FILE_MANIFEST_SUFFIX)
 
 
+# Keys the readers of an artifact type index directly, with their JSON types: `read_manifest(expect=...)` checks them,
+# so an edited manifest is one line naming the key, never a KeyError deep in a loader.
+REQUIRED_KEYS: dict[str, tuple[tuple[str, str, type | tuple[type, ...]], ...]] = {
+    "index": (("params", "backend", str), ("params", "metric", str), ("params", "dim", int)),
+    "two-tower-model": (("params", "tower", dict),),
+}
+
+
+def _check_required(m: Manifest, mp: Path) -> None:
+    for section, key, kind in REQUIRED_KEYS.get(m.type, ()):
+        value = m.need(section, key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise UserError(f"{mp}: key '{section}.{key}' is {value!r}, expected {_json_type(kind)}; the manifest was "
+                            "edited; re-create the artifact with vecrecall")
+
+
+def _json_type(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", dict: "an object", float: "a number", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
 def _parse_manifest(mp: Path, data: Any) -> Manifest:
     if not isinstance(data, dict):
         raise UserError(f"{mp}: not a manifest (expected a JSON object); re-create the artifact")
@@ -191,6 +213,7 @@ def read_manifest(path: str | os.PathLike, expect: str | tuple[str, ...] | None 
         if m.type not in kinds:
             raise UserError(f"{p}: is a '{m.type}' artifact, expected {' or '.join(repr(k) for k in kinds)} "
                             f"(key 'type' in {mp.name})")
+        _check_required(m, mp)
     return m
 
 

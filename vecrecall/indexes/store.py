@@ -27,7 +27,7 @@ from ..errors import UserError
 from ..io.idtext import read_id_text, write_id_text
 from ..progress import activity, console
 from ..vectorops import l2_normalize
-from .base import Index, check_metric, get_backend
+from .base import REGISTRY, Index, check_metric, get_backend
 from .params import BUILD
 from .source import VectorRows
 
@@ -165,6 +165,9 @@ class IndexDir:
     @classmethod
     def _load(cls, p: Path) -> "IndexDir":
         m = read_manifest(p, expect="index")
+        if str(m.params["backend"]).lower() not in REGISTRY:
+            raise UserError(f"{m.source}: key 'params.backend' names '{m.params['backend']}', which is not a vecrecall "
+                            f"backend ({', '.join(sorted(REGISTRY))}); the manifest was edited; rebuild the index")
         backend = get_backend(m.params["backend"])
         if not (p / IDS_FILE).exists():
             raise UserError(f"{p}: incomplete index directory ({IDS_FILE} missing); rebuild it with vecrecall build-index")
