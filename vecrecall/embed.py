@@ -13,7 +13,6 @@ zero vector ties with everything (and cannot be normalised).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import (EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, forget_kept, keep_when_interrupted,
-                        write_dir_manifest, write_ids, writer_lock)
+                        sha256_file, write_dir_manifest, write_ids, writer_lock)
 from .encoders import EncodeSettings, Encoder, VectorCache, chunk_text, encode_texts, load_encoder
 from .errors import UserError
 from .io.texts import FieldSpec, Role, TextRecord, iter_texts, source_entry
@@ -91,13 +90,6 @@ def sanitize_ids(ids: pd.DataFrame) -> pd.DataFrame:
     return ids
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 class Staging:
     """The staging directory of one encode: `staging.json` (what is being encoded) and, per finished block k,
@@ -140,8 +132,8 @@ class Staging:
             return None
         try:
             rec = json.loads(meta.read_text())
-            ok = (npy.exists() and ids.exists() and _sha256(npy) == rec["npy_sha256"]
-                  and _sha256(ids) == rec["ids_sha256"] and rec["dim"] == dim)
+            ok = (npy.exists() and ids.exists() and sha256_file(npy) == rec["npy_sha256"]
+                  and sha256_file(ids) == rec["ids_sha256"] and rec["dim"] == dim)
         except (OSError, ValueError, KeyError):
             ok = False
         return rec if ok else None
@@ -150,8 +142,8 @@ class Staging:
         npy, idf, meta = self.files(k)
         np.save(npy, np.ascontiguousarray(vecs, dtype=np.float32))
         sanitize_ids(ids).to_parquet(idf, index=False)
-        record = {**record, "rows": len(vecs), "dim": int(vecs.shape[1]), "npy_sha256": _sha256(npy),
-                  "ids_sha256": _sha256(idf)}
+        record = {**record, "rows": len(vecs), "dim": int(vecs.shape[1]), "npy_sha256": sha256_file(npy),
+                  "ids_sha256": sha256_file(idf)}
         tmp = meta.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record) + "\n")
         os.replace(tmp, meta)

@@ -12,20 +12,13 @@ falls back to reading the Parquet file; it is not written when a value holds a l
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from ..artifacts import sha256_file as sha256_of
+
 FORMAT = "vecrecall-ids/1"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_id_text(parquet: Path, table: Any, column: str, out: Path) -> bool:

@@ -47,6 +47,20 @@ class VectorFile:
         return self.read_blocks(rows)
 
 
+def row_blocks(path: Path, offset: int, dtype: np.dtype, n: int, dim: int, rows: int) -> Iterator[np.ndarray]:
+    """Consecutive (≤ rows, dim) blocks of a row-major n × dim matrix stored from byte `offset` of `path`; a file
+    that ends early (truncated while being read) is one line naming the row."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for start in range(0, n, rows):
+            count = min(rows, n - start)
+            block = np.fromfile(fh, dtype=dtype, count=count * dim)
+            if block.size != count * dim:
+                raise UserError(f"{path}: row {start + block.size // dim}: the file ended early; was it truncated "
+                                "while being read?")
+            yield block.reshape(count, dim)
+
+
 def metric_name(text: str) -> str | None:
     """'angular' → 'cosine', 'euclidean' → 'l2', 'dot' → 'ip' (case-insensitive); None when unknown."""
     return METRIC_NAMES.get(str(text).strip().lower())

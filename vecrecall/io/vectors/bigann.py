@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from ...errors import UserError
-from .base import VectorFile, check_shape, file_size, refuse_gzip
+from .base import VectorFile, check_shape, file_size, refuse_gzip, row_blocks
 
 VALUE_TYPES = {".fbin": np.dtype("<f4"), ".u8bin": np.dtype("u1"), ".i8bin": np.dtype("i1"), ".ibin": np.dtype("<i4")}
 HEADER = 8
@@ -39,14 +39,6 @@ def open_bigann(path: Path) -> VectorFile:
     check_shape(path, n, dim)
 
     def blocks(rows: int) -> Iterator[np.ndarray]:
-        with open(path, "rb") as fh:
-            fh.seek(HEADER)
-            for start in range(0, n, rows):
-                count = min(rows, n - start)
-                block = np.fromfile(fh, dtype=values, count=count * dim)
-                if block.size != count * dim:
-                    raise UserError(f"{path}: row {start + block.size // dim}: the file ended early; was it truncated "
-                                    "while being read?")
-                yield block.reshape(count, dim)
+        return row_blocks(path, HEADER, values, n, dim, rows)
 
     return VectorFile(path, suffix[1:], n, dim, values, blocks)

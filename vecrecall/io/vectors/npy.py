@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from ...errors import UserError
-from .base import VectorFile, check_dtype, check_shape, file_size, one_line, refuse_gzip
+from .base import VectorFile, check_dtype, check_shape, file_size, one_line, refuse_gzip, row_blocks
 
 MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -71,14 +71,6 @@ def open_npy(path: Path) -> VectorFile:
                 yield np.array(mm[start : start + rows])
             del mm
             return
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            for start in range(0, n, rows):
-                count = min(rows, n - start)
-                block = np.fromfile(fh, dtype=dtype, count=count * dim)
-                if block.size != count * dim:
-                    raise UserError(f"{path}: row {start + block.size // dim}: the file ended early; was it "
-                                    "truncated while being read?")
-                yield block.reshape(count, dim)
+        yield from row_blocks(path, offset, dtype, n, dim, rows)
 
     return VectorFile(path, "npy", n, dim, dtype, blocks, details={"fortran_order": fortran} if fortran else {})
