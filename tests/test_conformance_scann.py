@@ -116,3 +116,17 @@ def test_missing_package_is_one_line_with_the_pip_command(emb, tmp_path):
     err = r.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and "pip install 'vecrecall[ann]'" in err, err
     assert not (tmp_path / "i").exists()
+
+
+def test_update_index_is_refused_in_one_line(vr, emb, tmp_path):
+    """ScaNN declares add no / delete no and keeps quantised codes: update-index names the rebuild command, writes
+    nothing."""
+    assert vr("build-index", "--embeddings", emb[0], "--backend", "scann", "--num-leaves", 10,
+              "--out", tmp_path / "idx").exit_code == 0
+    (tmp_path / "delete.txt").write_text("d1\n")
+    extra = write_vectors(tmp_path / "extra", emb[1], prefix="x")
+    for option, value, op in (("--add", extra, "add"), ("--delete", tmp_path / "delete.txt", "delete")):
+        r = vr("update-index", "--index", tmp_path / "idx", option, value, "--out", tmp_path / "upd")
+        assert_user_error(r, f"scann tree_ah cannot {op} vectors in place", "vecrecall rebuild --index",
+                          "--embeddings")
+        assert not (tmp_path / "upd").exists()
