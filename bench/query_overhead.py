@@ -125,7 +125,8 @@ with open(out, "w", encoding="utf-8") as fh:
 
 def ranked(path: Path) -> set[tuple[str, str, str]]:
     """(qid, docid, rank) of every line of a TREC run."""
-    return {tuple(line.split()[:4:2] + [line.split()[3]]) for line in path.read_text(encoding="utf-8").splitlines()}
+    fields = (line.split() for line in path.read_text(encoding="utf-8").splitlines())
+    return {(qid, docid, rank) for qid, _, docid, rank, *_ in fields}
 
 
 def vecrecall_cmd() -> list[str]:
