@@ -116,3 +116,30 @@ def test_missing_package_is_one_line_with_the_pip_command(emb, tmp_path):
     err = r.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and "pip install 'vecrecall[ann]'" in err, err
     assert not (tmp_path / "i").exists()
+
+
+def test_update_index_rebuilds_from_the_stored_vectors(vr, emb, tmp_path):
+    """ScaNN cannot add or delete in place, but keeps the float vectors for re-scoring (dataset.npy): update-index
+    says so and rebuilds with the recorded parameters and seed; the files are those of a fresh build over the final
+    vectors, byte for byte (l2: no re-normalisation), and `rebuild` needs no --embeddings."""
+    x, q = emb[0], emb[1]
+    vectors = np.load(x / "embeddings.npy")
+    assert vr("build-index", "--embeddings", x, "--backend", "scann", "--metric", "l2", "--num-leaves", 10,
+              "--out", tmp_path / "idx").exit_code == 0
+    (tmp_path / "delete.txt").write_text("d1\nd7\n")
+    extra = write_vectors(tmp_path / "extra", q, prefix="x")
+    r = vr("update-index", "--index", tmp_path / "idx", "--add", extra, "--delete", tmp_path / "delete.txt",
+           "--out", tmp_path / "upd")
+    assert r.exit_code == 0, r.stderr
+    assert "rebuilt" in r.stdout and "scann tree_ah cannot add or delete vectors in place" in r.stderr, r.stderr
+    assert "rebuilt it from the 1,500 vectors it stores" in r.stderr and "num_leaves 10" in r.stderr, r.stderr
+    final = write_vectors(tmp_path / "final", np.concatenate([np.delete(vectors, [1, 7], axis=0), q]))
+    assert vr("build-index", "--embeddings", final, "--backend", "scann", "--metric", "l2", "--num-leaves", 10,
+              "--out", tmp_path / "fresh").exit_code == 0
+    assert _files(tmp_path / "upd") == _files(tmp_path / "fresh")
+    ids = __import__("pandas").read_parquet(tmp_path / "upd" / "ids.parquet")["id"].tolist()
+    assert ids == [f"d{i}" for i in range(1500) if i not in (1, 7)] + [f"x{i}" for i in range(len(q))]
+    r = vr("rebuild", "--index", tmp_path / "upd", "--out", tmp_path / "rebuilt")
+    assert r.exit_code == 0, r.stderr
+    assert _files(tmp_path / "rebuilt") == _files(tmp_path / "fresh")
+

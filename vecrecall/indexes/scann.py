@@ -181,7 +181,22 @@ class ScannIndex(Index):
             raise UserError(f"{folder / FILES[0]}: missing from the scann index directory; rebuild it with "
                             "vecrecall build-index")
         _quiet()
-        return cls(metric, dim, params, scann_ops.load_searcher(str(folder), assets_backcompat_shim=False))
+        index = cls(metric, dim, params, scann_ops.load_searcher(str(folder), assets_backcompat_shim=False))
+        index._dataset = folder / "dataset.npy"
+        return index
+
+    def stored_vectors(self) -> Any:
+        """The float32 vectors ScaNN keeps for exact re-scoring (dataset.npy, in row order, as given to the build: so
+        normalised for cosine), or None when the directory has none. update-index rebuilds from them, as it cannot
+        add or delete in place (ScaNN's upsert/delete need an incremental config set at build time)."""
+        path = getattr(self, "_dataset", None)
+        if path is None or not path.is_file():
+            return None
+        data = np.load(path, allow_pickle=False)
+        if data.ndim != 2 or data.shape != (self._n, self.dim):
+            raise UserError(f"{path}: holds an array of shape {data.shape} but the index has {self._n:,} vectors of "
+                            f"dimension {self.dim}; rebuild it with vecrecall build-index")
+        return np.ascontiguousarray(data, dtype=np.float32)
 
     def clamp(self, params: dict[str, Any], k: int) -> tuple[dict[str, Any], dict[str, str]]:
         used, why = dict(params), {}

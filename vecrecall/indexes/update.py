@@ -65,7 +65,8 @@ DRIFT_QUANTILE = 0.95
 DRIFT_THRESHOLD = 0.10
 DRIFT_MIN_ADDED = 50
 DRIFT_SAMPLE = 20000
-REBUILD_DERIVED = ("train_size",)  # recorded values that follow n on a rebuild (their defaults depend on it)
+# recorded values that follow n on a rebuild (their defaults depend on it): faiss train_size, ScaNN training_sample_size
+REBUILD_DERIVED = ("train_size", "training_sample_size")
 SHOWN_IDS = 5
 KEPT_NOTE = 0.25  # tell the user when deleted vectors kept inside the index exceed this share of its rows
 
@@ -418,9 +419,10 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
         warnings.append(f"--delete {delete}: {len(delta.unknown):,} of its {len(listed):,} ids {verb} not in the index "
                         f"{base} ({_shown(delta.unknown)}); skipped")
     if method == "rebuilt":
+        shown = [f"{k} {v}" for k, v in rebuild_params(base_m).items() if k != "index_type"]
+        shown.append(f"seed {base_m.params.get('seed', 0)}")
         notes.append(f"{reason}: rebuilt it from the {len(ids):,} vectors it stores plus the update "
-                     f"({', '.join(f'{k} {v}' for k, v in rebuild_params(base_m).items() if k != 'index_type')}"
-                     f"{', ' if rebuild_params(base_m) else ''}seed {base_m.params.get('seed', 0)})")
+                     f"({', '.join(shown)})")
     if kept > KEPT_NOTE * len(new_ids):
         notes.append(f"{cls.spec.name} keeps the {kept:,} deleted vectors in its graph ({kept / len(new_ids):.0%} of the "
                      f"rows; searched through, never returned); vecrecall rebuild --index {target} drops them")

@@ -9,6 +9,10 @@ usearch stores i8 as round(127·x) clipped to ±127, which is a cosine-only enco
 Builds insert with one thread by default: usearch's level generator has a fixed seed (its Python API takes none),
 so single-threaded builds are byte-identical whatever `--seed` says; parallel insertion (`--threads`) is not.
 usearch's Python API has no filter predicate: `query --filter` over-fetches and post-filters.
+
+Updates (`vecrecall update-index`): usearch keys are free 64-bit labels, so after `remove` the surviving keys are
+renamed down to 0..n-1 and added vectors take keys n..n+m-1: key = row always, no labels.npy. `remove(compact=True)`
+unlinks the removed nodes from the graph (their neighbours are re-linked), as a fresh build would not have them.
 """
 
 from __future__ import annotations
@@ -121,3 +125,37 @@ class UsearchIndex(Index):
         pos = np.where(filled, keys.astype(np.int64), -1)
         scores = np.where(filled, -dist if self.metric == "l2" else 1.0 - dist, -np.inf).astype(np.float32)
         return scores, pos
+
+    # ---------------------------------------------------------------- updates (vecrecall.indexes.update)
+
+    def delete_rows(self, rows: Any) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
+        n = self.size
+        removed = int(np.sum(self.index.remove(rows.astype(np.uint64), compact=True, threads=self._build_threads())))
+        # Keys above the first deleted row shift down; ascending order, so each target key is free when renamed.
+        moved = np.setdiff1d(np.arange(int(rows[0]), n, dtype=np.int64), rows)
+        renamed = self.index.rename(moved.astype(np.uint64), (moved - np.searchsorted(rows, moved)).astype(np.uint64))
+        if removed != len(rows) or int(np.sum(renamed)) != len(moved) or self.size != n - len(rows):
+            raise RuntimeError(f"usearch removed {removed} of {len(rows)} keys and renamed {int(np.sum(renamed))} of "
+                               f"{len(moved)}; the index is inconsistent, rebuild it")
+
+    def add_rows(self, data: Any) -> None:
+        n = self.size
+        for start in range(0, len(data), ADD_BLOCK):
+            block = np.ascontiguousarray(data[start : start + ADD_BLOCK], dtype=np.float32)
+            self.index.add(np.arange(n + start, n + start + len(block), dtype=np.uint64), block,
+                           threads=self._build_threads())
+
+    def _build_threads(self) -> int:
+        return int(self.params.get("threads", 1))
+
+    def stored_vectors(self) -> Any:
+        """The vectors, exactly, when stored as f32 (f16/bf16/i8 are rounded: None, rebuild needs --embeddings)."""
+        if self.params.get("quantization", "f32") != "f32":
+            return None
+        if not self.size:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.index.get(np.arange(self.size, dtype=np.uint64), dtype=np.float32),
+                          dtype=np.float32).reshape(self.size, self.dim)
