@@ -87,7 +87,8 @@ def results_table(report, title: str):
             text = f"[bold green]{text}[/]"
         if i > 0:
             p = report.pvalues[name][m]
-            text += f" [dim](p={p:.3f})[/]" if p >= 0.001 else " [dim](p<0.001)[/]"
+            p_text = f"p={p:.3f}" if p >= 0.001 else "p<0.001"
+            text += f" [dim]{p_text if squeezed else f'({p_text})'}[/]"
         return text
 
     caption = ("bold = best; p: paired t-test against the first run over judged queries, Holm-corrected across runs"
@@ -95,17 +96,20 @@ def results_table(report, title: str):
     value_width = 16 if len(runs) > 1 else 6
     wide = max(map(len, runs)) + 3 + sum(max(len(m), value_width) + 3 for m in mnames)
     tall = max(map(len, mnames)) + 3 + sum(max(len(r), value_width) + 3 for r in runs)
+    squeezed = wide > 80 and tall > 80  # neither layout fits: drop the p-values' parentheses (2 columns each)
     table = Table(title=title, caption=caption)
+    # overflow="fold": a squeezed cell wraps onto another line instead of ending in "…", so no digit of a value or
+    # p-value and no character of a run name is ever cut off
     if wide <= 80 or tall >= wide:
-        table.add_column("run", style="bold")
+        table.add_column("run", style="bold", overflow="fold")
         for m in mnames:
-            table.add_column(escape(m), justify="right")
+            table.add_column(escape(m), justify="right", overflow="fold")
         for i, name in enumerate(runs):
             table.add_row(escape(name), *(cell(i, name, m) for m in mnames))
     else:
-        table.add_column("measure", style="bold")
+        table.add_column("measure", style="bold", overflow="fold")
         for name in runs:
-            table.add_column(escape(name), justify="right")
+            table.add_column(escape(name), justify="right", overflow="fold")
         for m in mnames:
             table.add_row(escape(m), *(cell(i, name, m) for i, name in enumerate(runs)))
     return table
