@@ -67,12 +67,12 @@ def eval_cmd(
         return
     out.print(results_table(report, f"{escape(Path(qrels).name)}: {len(judged)} judged queries"
                             + (" (missing skipped)" if skip_missing else "")
-                            + (" (--ignore-identical-ids)" if ignore_identical_ids else "")))
+                            + (" (--ignore-identical-ids)" if ignore_identical_ids else ""), out.width))
     for name, cov in report.coverage.items():
         out.print(escape(coverage_line(name, cov, skip_missing)), highlight=False)
 
 
-def results_table(report, title: str):
+def results_table(report, title: str, width: int = 80):
     """Runs × measures; measures × runs when that is what fits 80 columns (many measures, few runs)."""
     from rich.table import Table
 
@@ -96,7 +96,12 @@ def results_table(report, title: str):
     value_width = 16 if len(runs) > 1 else 6
     wide = max(map(len, runs)) + 3 + sum(max(len(m), value_width) + 3 for m in mnames)
     tall = max(map(len, mnames)) + 3 + sum(max(len(r), value_width) + 3 for r in runs)
-    squeezed = wide > 80 and tall > 80  # neither layout fits: drop the p-values' parentheses (2 columns each)
+    # Neither layout fits the console (rendered widths: the first run's cells carry no p-value): drop the p-values'
+    # parentheses, and let cells wrap rather than end in "…"
+    first = max(len(runs[0]), 6) + 3
+    fit = min(1 + max(map(len, runs)) + 3 + sum(max(len(m), value_width) + 3 for m in mnames),
+              1 + max(map(len, mnames)) + 3 + first + sum(max(len(r), value_width) + 3 for r in runs[1:]))
+    squeezed = fit > width
     table = Table(title=title, caption=caption)
     # overflow="fold": a squeezed cell wraps onto another line instead of ending in "…", so no digit of a value or
     # p-value and no character of a run name is ever cut off
