@@ -39,7 +39,7 @@ def eval_cmd(
     if per_query is not None and per_query.suffix.lower() != ".parquet":
         raise UserError(f"--per-query {per_query}: must be a .parquet path")
     if per_query is not None:
-        check_out(per_query, overwrite, "file")
+        check_out(per_query, overwrite, "file", inputs=(qrels, *runs))
     parse_measures(measures)  # bad measure names fail before any file is read
     names = [p.name for p in runs]
     if len(set(names)) != len(names):
