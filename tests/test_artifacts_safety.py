@@ -514,3 +514,29 @@ def test_output_created_by_another_program_meanwhile_is_not_replaced(tmp_path):
             tmp.write_text("ours")
             f.write_text("theirs")
     assert (d / "theirs.txt").read_text() == "theirs" and f.read_text() == "theirs" and _hidden(tmp_path) == []
+
+
+def test_an_input_is_never_the_output_even_with_overwrite(vr, sample_chain):
+    """`build-index --embeddings E --out E --overwrite` replaced the embeddings with the index built from them, and
+    `fuse A B --out A --overwrite` replaced run A: an output that is an input, holds one, lies inside an input
+    artifact or is an input's manifest is refused before any work, and the inputs stay as they were."""
+    d, emb, flat = sample_chain["dir"], sample_chain["emb"], sample_chain["flat"]
+    run, other = d / "a.run", d / "b.run"
+    for path in (run, other):
+        assert vr("query", "--index", flat, "--queries", sample_chain["qemb"], "-k", 5, "--out", path).exit_code == 0
+    before = {p: p.read_bytes() for p in (emb / "embeddings.npy", emb / "manifest.json", run, other)}
+    cases = [
+        (("build-index", "--embeddings", emb, "--out", emb), emb, emb),
+        (("build-index", "--embeddings", emb, "--out", d), d, emb),
+        (("fuse", run, other, "--out", run), run, run),
+        (("fuse", run, other, "--out", f"{other}.manifest.json"), f"{other}.manifest.json", other),
+        (("decay", "--run", run, "--corpus", SAMPLE, "--decay-field", "date", "--half-life", "5y", "--out", run), run, run),
+        (("query", "--index", flat, "--queries", sample_chain["qemb"], "--out", flat / "x.run"), flat / "x.run", flat),
+        (("eval", "--qrels", SAMPLE, run, "-m", "MAP", "--per-query", run.with_suffix(".parquet")), None, None),
+    ]
+    for args, out, given in cases[:-1]:
+        assert_user_error(vr(*args, "--overwrite"), f"{out}: is (or holds, or is part of) the input {given}",
+                          "choose another --out")
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (flat / "x.run").exists()
+    assert vr(*cases[-1][0]).exit_code == 0  # an unrelated output beside the inputs is fine

@@ -85,6 +85,31 @@ def test_several_runs_table_and_pvalues(vr, tricky):
         assert f"p={p:.3f}" in r.stdout or (p < 0.001 and "p<0.001" in r.stdout)
 
 
+def test_a_table_too_wide_for_80_columns_cuts_no_digit(vr, tricky):
+    """8 runs × 6 measures fit neither layout in 80 columns: cells wrap (p-values lose their parentheses), and
+    every p-value and run name is printed whole — rich's default '…' had cut 'p=0.315' to '(p=0.31…'."""
+    qrels, run, d = tricky
+    names = [f"a_rather_long_run_name_{i}.run" for i in range(8)]
+    for i, name in enumerate(names):
+        shuffled = run.copy()
+        shuffled["score"] = np.random.default_rng(i).random(len(run))
+        write_run(shuffled, d / name)
+    r = vr("eval", "--qrels", d / "qrels.txt", *(d / n for n in names), "-m", "nDCG@10", "-m", "R@100", "-m", "MAP",
+           "-m", "P@10", "-m", "RR", "-m", "Rprec", "--per-query", d / "pq.parquet")
+    assert r.exit_code == 0, r.stderr
+    table = [line for line in r.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table) <= 80
+    assert "…" not in r.stdout
+    first_column = "".join(line.split("│")[1].strip() for line in table if line.startswith("│"))
+    assert all(name in first_column for name in names), first_column
+    pq = pd.read_parquet(d / "pq.parquet")
+    base = pq[(pq.run == names[0]) & (pq.measure == "MAP")].sort_values("qid")["value"].to_numpy()
+    raw = [stats.ttest_rel(pq[(pq.run == n) & (pq.measure == "MAP")].sort_values("qid")["value"].to_numpy(), base).pvalue
+           for n in names[1:]]
+    for p in holm(raw):
+        assert f"p={p:.3f}" in r.stdout or (p < 0.001 and "p<0.001" in r.stdout)
+
+
 def test_holm_by_hand():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])

@@ -90,3 +90,27 @@ def test_info_shows_lineage(vr, sample, sample_chain, tmp_path):
     m = json.loads(vr("info", sample_chain["flat"], "--json").stdout)
     assert m["type"] == "index" and m["params"]["backend"] == "faiss"
     assert_user_error(vr("info", tmp_path), "not a vecrecall artifact")
+
+
+def test_ids_or_tag_with_whitespace_are_refused_for_trec_runs(vr, tmp_path):
+    """A TREC run is split on whitespace: 'q 1 Q0 x y 2 0.0 tag' has 7 fields and no reader (ours included) can
+    parse it. Such ids are refused for TREC output (nothing written) and kept intact in a Parquet run."""
+    docs, queries = tmp_path / "docs.jsonl", tmp_path / "q.jsonl"
+    docs.write_text('{"_id": "17", "text": "a b c"}\n{"_id": "x y", "text": "d e"}\n')
+    queries.write_text('{"_id": "q 1", "text": "a b"}\n{"_id": "q2", "text": "d e"}\n')
+    assert vr("encode", "--corpus", docs, "--model", FAST_MODEL, "--out", tmp_path / "emb").exit_code == 0
+    assert vr("build-index", "--embeddings", tmp_path / "emb", "--out", tmp_path / "flat").exit_code == 0
+    common = ("query", "--index", tmp_path / "flat", "--queries", queries, "-k", 2)
+    assert_user_error(vr(*common, "--out", tmp_path / "r.run"), "query id 'q 1'", "holds whitespace",
+                      "--out NAME.parquet")
+    assert not (tmp_path / "r.run").exists() and not (tmp_path / "r.run.manifest.json").exists()
+    one = tmp_path / "q2.jsonl"
+    one.write_text('{"_id": "q2", "text": "d e"}\n')
+    assert_user_error(vr("query", "--index", tmp_path / "flat", "--queries", one, "-k", 2, "--out", tmp_path / "r.run"),
+                      "document id 'x y'", "holds whitespace")
+    assert_user_error(vr("query", "--index", tmp_path / "flat", "--queries", one, "-k", 1, "--run-tag", "my run",
+                         "--out", tmp_path / "r.run"), "--run-tag 'my run'", "choose a tag without spaces")
+    assert not (tmp_path / "r.run").exists()
+    assert vr(*common, "--out", tmp_path / "r.parquet").exit_code == 0
+    run = read_run(tmp_path / "r.parquet")
+    assert set(run["qid"]) == {"q 1", "q2"} and set(run["docid"]) == {"17", "x y"}

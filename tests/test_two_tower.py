@@ -105,7 +105,9 @@ def test_bad_options_and_tables(tmp_path, vr, synth):
         (["--negatives", "random", "--loss", "pairwise", "--logq-correction"], "add in-batch to --negatives"),
         (["--split", "cutoff"], "--split cutoff needs --cutoff TIME"),
         (["--split", "cutoff", "--cutoff", "2000-01-01"], "no positive interactions before it"),
-        (["--id-dropout", "1.5"], "--id-dropout 1.5: out of range"),
+        (["--id-dropout", "1.5"], "--id-dropout 1.5: out of range; use a number in [0, 1)"),
+        (["--batch-size", "1"], "--batch-size 1: out of range; use an integer ≥ 2"),
+        (["--temperature", "0"], "--temperature 0.0: out of range; use a number > 0"),
         (["--user-col", "who"], "no column 'who' (--user-col)"),
     ]
     for extra, message in cases:

@@ -61,7 +61,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -596,13 +596,30 @@ def _check_replaceable(final: Path, kind: str | None) -> None:
         raise UserError(f"{final}: is a file and this command writes a directory; choose another --out")
 
 
-def check_out(out: str | os.PathLike, overwrite: bool, kind: str | None = None) -> Path:
+def check_out(out: str | os.PathLike, overwrite: bool, kind: str | None = None,
+              inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
     """Refuse, before any work, an output path that exists (unless `overwrite`), that --overwrite may not replace,
-    or that cannot be written. `kind` ('file' or 'dir') also refuses replacing one with the other."""
+    or that cannot be written. `kind` ('file' or 'dir') also refuses replacing one with the other. `inputs` (the
+    command's input paths; None is skipped) refuses an output that is an input, lies inside one or holds one, or is
+    an input file's manifest: with --overwrite it would destroy what the command reads."""
     p = Path(out)
     recover(p)
+    _check_inputs(p, inputs)
     _check_out(p, overwrite, kind)
     return p
+
+
+def _check_inputs(out: Path, inputs: Iterable[str | os.PathLike | None]) -> None:
+    target = out.resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        src = Path(given).resolve()
+        inside_artifact = src in target.parents and (src / MANIFEST).is_file()  # a run in a plain data folder is fine
+        if target == src or inside_artifact or target in src.parents or \
+                target == src.with_name(src.name + FILE_MANIFEST_SUFFIX):
+            raise UserError(f"{out}: is (or holds, or is part of) the input {given}; writing there would destroy what "
+                            "this command reads; choose another --out")
 
 
 def _check_out(p: Path, overwrite: bool, kind: str | None) -> None:

@@ -36,7 +36,7 @@ def decay_cmd(
     from ..progress import out as stdout
     from .fuse import decay_settings
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(run, corpus))
     kind = run_format(out, fmt)
     settings = decay_settings(decay_field, half_life, decay_weight, now)
     df = read_run(run)

@@ -39,7 +39,7 @@ def eval_cmd(
     if per_query is not None and per_query.suffix.lower() != ".parquet":
         raise UserError(f"--per-query {per_query}: must be a .parquet path")
     if per_query is not None:
-        check_out(per_query, overwrite, "file")
+        check_out(per_query, overwrite, "file", inputs=(qrels, *runs))
     parse_measures(measures)  # bad measure names fail before any file is read
     names = [p.name for p in runs]
     if len(set(names)) != len(names):
@@ -67,12 +67,12 @@ def eval_cmd(
         return
     out.print(results_table(report, f"{escape(Path(qrels).name)}: {len(judged)} judged queries"
                             + (" (missing skipped)" if skip_missing else "")
-                            + (" (--ignore-identical-ids)" if ignore_identical_ids else "")))
+                            + (" (--ignore-identical-ids)" if ignore_identical_ids else ""), out.width))
     for name, cov in report.coverage.items():
         out.print(escape(coverage_line(name, cov, skip_missing)), highlight=False)
 
 
-def results_table(report, title: str):
+def results_table(report, title: str, width: int = 80):
     """Runs × measures; measures × runs when that is what fits 80 columns (many measures, few runs)."""
     from rich.table import Table
 
@@ -87,7 +87,8 @@ def results_table(report, title: str):
             text = f"[bold green]{text}[/]"
         if i > 0:
             p = report.pvalues[name][m]
-            text += f" [dim](p={p:.3f})[/]" if p >= 0.001 else " [dim](p<0.001)[/]"
+            p_text = f"p={p:.3f}" if p >= 0.001 else "p<0.001"
+            text += f" [dim]{p_text if squeezed else f'({p_text})'}[/]"
         return text
 
     caption = ("bold = best; p: paired t-test against the first run over judged queries, Holm-corrected across runs"
@@ -95,17 +96,25 @@ def results_table(report, title: str):
     value_width = 16 if len(runs) > 1 else 6
     wide = max(map(len, runs)) + 3 + sum(max(len(m), value_width) + 3 for m in mnames)
     tall = max(map(len, mnames)) + 3 + sum(max(len(r), value_width) + 3 for r in runs)
+    # Neither layout fits the console (rendered widths: the first run's cells carry no p-value): drop the p-values'
+    # parentheses, and let cells wrap rather than end in "…"
+    first = max(len(runs[0]), 6) + 3
+    fit = min(1 + max(map(len, runs)) + 3 + sum(max(len(m), value_width) + 3 for m in mnames),
+              1 + max(map(len, mnames)) + 3 + first + sum(max(len(r), value_width) + 3 for r in runs[1:]))
+    squeezed = fit > width
     table = Table(title=title, caption=caption)
+    # overflow="fold": a squeezed cell wraps onto another line instead of ending in "…", so no digit of a value or
+    # p-value and no character of a run name is ever cut off
     if wide <= 80 or tall >= wide:
-        table.add_column("run", style="bold")
+        table.add_column("run", style="bold", overflow="fold")
         for m in mnames:
-            table.add_column(escape(m), justify="right")
+            table.add_column(escape(m), justify="right", overflow="fold")
         for i, name in enumerate(runs):
             table.add_row(escape(name), *(cell(i, name, m) for m in mnames))
     else:
-        table.add_column("measure", style="bold")
+        table.add_column("measure", style="bold", overflow="fold")
         for name in runs:
-            table.add_column(escape(name), justify="right")
+            table.add_column(escape(name), justify="right", overflow="fold")
         for m in mnames:
             table.add_row(escape(m), *(cell(i, name, m) for i, name in enumerate(runs)))
     return table

@@ -31,7 +31,7 @@ def exclude_seen(
     from ..progress import out as stdout
     from ..twotower.topk import exclude_seen as apply
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(run, seen))
     kind = run_format(out, fmt)
     df = read_run(run)
     seen_df = read_interactions(seen)[["qid", "docid"]]

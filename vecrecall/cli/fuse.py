@@ -67,7 +67,7 @@ def fuse_cmd(
     from ..io.runs import read_run, run_format, run_manifest, write_run
     from ..progress import console, out as stdout, progress
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=runs)
     kind = run_format(out, fmt)
     w = common.float_list(weights, "--weights")
     if alpha is not None:

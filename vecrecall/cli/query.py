@@ -60,7 +60,7 @@ def query(
     from ..progress import out as stdout
     from ..search import run_query
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(index, queries))
     kind = run_format(out, fmt)
     res = run_query(index, queries, k, merge(backend_params or {}, assignments(param)), model,
                     common.fields(id_field, text_field, title_field, no_header), per_chunk, not no_cache,

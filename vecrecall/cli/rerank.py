@@ -43,7 +43,7 @@ def rerank_cmd(
     from ..progress import out as stdout, progress
     from ..rerank import ScoreCache, make_scorer, rerank, top_depth
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(run, corpus, queries))
     kind = run_format(out, fmt)
     if depth < 1 or k < 1:
         raise UserError(f"--depth {depth} / -k {k}: both must be ≥ 1")

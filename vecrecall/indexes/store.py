@@ -80,7 +80,7 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
     backend = cls.spec.name
     params = {k: v for k, v in (params or {}).items() if v is not None}
     cls.spec.check(params, BUILD)  # names, types and ranges before anything is read
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(embeddings, corpus))
     params = cls.output_params(params, Path(out), overwrite)
     if cls.spec.input == "text":
         if corpus is None:

@@ -168,6 +168,21 @@ def rank_run(df: "pd.DataFrame") -> "pd.DataFrame":
     return df
 
 
+def _check_trec_fields(path: Path, qids: Any, docids: Any, tag: str) -> None:
+    """A TREC run is split on whitespace, so an id or tag holding a space, tab or newline (or an empty one) would
+    shift every field of its line; refuse it rather than write a run no reader can parse. Raises UserError."""
+    import re
+
+    blank = re.compile(r"\s")
+    for what, values in (("--run-tag", [tag]), ("query id", qids), ("document id", docids)):
+        joined = "\x00".join(map(str, values))
+        m = blank.search(joined)
+        if m or "\x00\x00" in f"\x00{joined}\x00":
+            bad = next((str(v) for v in values if not str(v) or blank.search(str(v))), "")
+            fix = "choose a tag without spaces" if what == "--run-tag" else "write the run as Parquet (--out NAME.parquet)"
+            raise UserError(f"{path}: {what} {bad!r} is empty or holds whitespace, which a TREC run cannot hold; {fix}")
+
+
 def _trec_line(qid: Any, docid: Any, rank: Any, score: float, tag: str) -> str:
     return f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n"
 
@@ -180,6 +195,8 @@ def write_run(df: "pd.DataFrame", path: str | Path, manifest: Manifest | None = 
     p = Path(path)
     kind = run_format(p, fmt)
     df = df[COLUMNS]
+    if kind != "parquet":
+        _check_trec_fields(p, df["qid"].unique(), df["docid"].unique(), tag)
     if manifest is not None:
         manifest.params.setdefault("format", kind)
     with atomic_file(p, overwrite=overwrite, manifest=manifest) as tmp:
@@ -200,6 +217,8 @@ def write_results(qids: list[str], docids: np.ndarray, scores: np.ndarray, valid
     if run_format(path, fmt) == "parquet":
         return write_run(results_to_run(qids, docids, scores, valid), path, manifest, fmt, tag, overwrite)
     p = Path(path)
+    _check_trec_fields(p, qids, [d for drow, vrow in zip(docids.tolist(), valid.tolist()) for d, v in zip(drow, vrow) if v],
+                       tag)
     if manifest is not None:
         manifest.params.setdefault("format", "trec")
     with atomic_file(p, overwrite=overwrite, manifest=manifest) as tmp:

@@ -52,13 +52,14 @@ class TrainSpec:
                             "include random and not in-batch")
         if not self.negatives:
             raise UserError("--negatives: at least one kind is needed")
-        checks = [("--epochs", self.epochs >= 0), ("--batch-size", self.batch_size >= 2), ("--lr", self.lr > 0),
-                  ("--temperature", self.temperature > 0), ("--gamma", self.gamma > 0),
-                  ("--weight-decay", self.weight_decay >= 0), ("--id-dropout", 0 <= self.id_dropout < 1),
-                  ("--threads", self.threads >= 1), ("--num-random", self.num_random >= 0)]
-        for option, ok in checks:
+        checks = [("--epochs", self.epochs >= 0, "an integer ≥ 0"), ("--batch-size", self.batch_size >= 2, "an integer ≥ 2"),
+                  ("--lr", self.lr > 0, "a number > 0"), ("--temperature", self.temperature > 0, "a number > 0"),
+                  ("--gamma", self.gamma > 0, "a number > 0"), ("--weight-decay", self.weight_decay >= 0, "a number ≥ 0"),
+                  ("--id-dropout", 0 <= self.id_dropout < 1, "a number in [0, 1)"),
+                  ("--threads", self.threads >= 1, "an integer ≥ 1"), ("--num-random", self.num_random >= 0, "an integer ≥ 0")]
+        for option, ok, valid in checks:
             if not ok:
-                raise UserError(f"{option} {getattr(self, option[2:].replace('-', '_'))}: out of range (see --help)")
+                raise UserError(f"{option} {getattr(self, option[2:].replace('-', '_'))}: out of range; use {valid}")
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "negatives": list(self.negatives)}
