@@ -540,3 +540,29 @@ def test_an_input_is_never_the_output_even_with_overwrite(vr, sample_chain):
     assert {p: p.read_bytes() for p in before} == before
     assert not (flat / "x.run").exists()
     assert vr(*cases[-1][0]).exit_code == 0  # an unrelated output beside the inputs is fine
+
+
+def test_overwrite_replaces_only_files_vecrecall_wrote(vr, sample_chain, tmp_path):
+    """--overwrite never replaces a plain file of the user's, a manifest, or a file inside another artifact."""
+    q = ("query", "--index", sample_chain["flat"], "--queries", sample_chain["qemb"], "-k", "5")
+    mine = tmp_path / "mine.run"
+    mine.write_text("my notes\n")
+    assert_user_error(vr(*q, "--out", mine, "--overwrite"), "mine.run: is a file vecrecall did not write")
+    assert mine.read_text() == "my notes\n"
+    run = tmp_path / "r.run"
+    assert vr(*q, "--out", run).exit_code == 0
+    assert vr(*q, "--out", run, "--overwrite").exit_code == 0  # its own artifact: replaced
+    manifest = tmp_path / "r.run.manifest.json"
+    before = manifest.read_bytes()
+    assert_user_error(vr(*q, "--out", manifest, "--overwrite"), "is the manifest of r.run")
+    assert manifest.read_bytes() == before
+    e = tmp_path / "e"
+    shutil.copytree(sample_chain["emb"], e)
+    ids = (e / "ids.parquet").read_bytes()
+    ev = ("eval", "--qrels", SAMPLE, run, "-m", "nDCG@10")
+    assert_user_error(vr(*ev, "--per-query", e / "ids.parquet", "--overwrite"), "ids.parquet: is a file vecrecall did not write")
+    assert (e / "ids.parquet").read_bytes() == ids
+    pq = tmp_path / "pq.parquet"
+    assert vr(*ev, "--per-query", pq).exit_code == 0
+    assert vr(*ev, "--per-query", pq, "--overwrite").exit_code == 0  # written with its manifest: replaceable
+    assert read_manifest(pq).type == "per-query"

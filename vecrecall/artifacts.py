@@ -597,15 +597,17 @@ def _check_replaceable(final: Path, kind: str | None) -> None:
 
 
 def check_out(out: str | os.PathLike, overwrite: bool, kind: str | None = None,
-              inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+              inputs: Iterable[str | os.PathLike | None] = (), plain_ok: bool = False) -> Path:
     """Refuse, before any work, an output path that exists (unless `overwrite`), that --overwrite may not replace,
     or that cannot be written. `kind` ('file' or 'dir') also refuses replacing one with the other. `inputs` (the
     command's input paths; None is skipped) refuses an output that is an input, lies inside one or holds one, or is
-    an input file's manifest: with --overwrite it would destroy what the command reads."""
+    an input file's manifest: with --overwrite it would destroy what the command reads. An existing file without
+    a vecrecall manifest beside it is replaced only with `plain_ok` (vecrecall's own manifest-less files: manifests,
+    a sweep's tables and plots)."""
     p = Path(out)
     recover(p)
     _check_inputs(p, inputs)
-    _check_out(p, overwrite, kind)
+    _check_out(p, overwrite, kind, plain_ok)
     return p
 
 
@@ -622,12 +624,18 @@ def _check_inputs(out: Path, inputs: Iterable[str | os.PathLike | None]) -> None
                             "this command reads; choose another --out")
 
 
-def _check_out(p: Path, overwrite: bool, kind: str | None) -> None:
+def _check_out(p: Path, overwrite: bool, kind: str | None, plain_ok: bool = False) -> None:
     _check_writable(p)
     if _exists(p):
         if not overwrite:
             raise UserError(f"{p}: already exists; pass --overwrite to replace it, or choose another --out")
         _check_replaceable(p, kind)
+        if not plain_ok and p.is_file() and p.name.endswith(FILE_MANIFEST_SUFFIX):
+            raise UserError(f"{p}: is the manifest of {p.name[: -len(FILE_MANIFEST_SUFFIX)]}; vecrecall writes it only "
+                            "with its artifact; choose another --out")
+        if not plain_ok and p.is_file() and not _resolve_file_manifest(p)[1]:
+            raise UserError(f"{p}: is a file vecrecall did not write (no {_file_manifest(p).name} beside it); "
+                            "--overwrite only replaces vecrecall artifacts; move it away or choose another --out")
 
 
 _HELD: dict[Path, int] = {}  # outputs whose lock this process holds → nesting depth
@@ -669,11 +677,11 @@ def forget_kept(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _writing(final: Path, overwrite: bool, kind: str) -> Iterator[None]:
+def _writing(final: Path, overwrite: bool, kind: str, plain_ok: bool = False) -> Iterator[None]:
     """Hold X's lock; tidy what killed writers left; check the refusals again now that no other writer can race."""
     with writer_lock(final):
         _tidy(final)
-        _check_out(final, overwrite, kind)
+        _check_out(final, overwrite, kind, plain_ok)
         yield
 
 
@@ -812,8 +820,9 @@ def atomic_file(out: str | os.PathLike, overwrite: bool = True, manifest: Any = 
     `stats` gain `content_sha256` and `content_bytes`. Without it, a manifest beside `out` is left alone.
     """
     final = Path(out)
-    check_out(final, overwrite, "file")
-    with _writing(final, overwrite, "file"):
+    plain_ok = manifest is _KEEP  # a file committed with its manifest is an artifact: it replaces only an artifact
+    check_out(final, overwrite, "file", plain_ok=plain_ok)
+    with _writing(final, overwrite, "file", plain_ok):
         tmp = _new_temp(final, directory=False)
         try:
             yield tmp

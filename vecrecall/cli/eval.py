@@ -29,7 +29,7 @@ def eval_cmd(
 
     Example: vecrecall eval --qrels sample_data runs/sample/flat.run runs/sample/ivf.run -m nDCG@10 -m R@100 -m MAP
     """
-    from ..artifacts import atomic_file, check_out
+    from ..artifacts import Manifest, atomic_file, check_out, input_entry
     from ..errors import UserError
     from ..io.qrels import read_qrels
     from ..io.runs import read_run
@@ -60,7 +60,11 @@ def eval_cmd(
                           f"queries it answers is judged in {escape(str(qrels))} (query '{escape(qid)}': run has "
                           f"'{escape(got)}', qrels judge '{escape(want)}'); do the document ids match?")
     if per_query is not None:
-        with atomic_file(per_query, overwrite=overwrite) as tmp:
+        m = Manifest(type="per-query", params={"measures": list(measures), "skip_missing": skip_missing,
+                                               "ignore_identical_ids": ignore_identical_ids},
+                     inputs={"qrels": input_entry(Path(qrels).resolve()),
+                             **{f"run:{n}": input_entry(Path(r).resolve()) for n, r in zip(names, runs)}})
+        with atomic_file(per_query, overwrite=overwrite, manifest=m) as tmp:
             report.per_query.to_parquet(tmp, index=False)
     if json_out:
         common.print_json({**report.means, "coverage": {n: c.to_dict() for n, c in report.coverage.items()}})
