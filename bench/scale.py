@@ -16,7 +16,8 @@ searches + recall for the sweep); time = wall seconds of the process, peak RSS =
           cosine top-100 over the HNSW subset computed here with numpy). --reps N: N alternating runs per side,
           median wall and CPU seconds, largest peak RSS.
   sweep   `vecrecall sweep --index IVF --nprobe 1,4,16 -k 10` (ground-truth cache cleared first) beside exact
-          search + the same settings by hand.
+          search + the same settings by hand; recall@10 per nprobe compared (vecrecall counts results tied with
+          the k-th exact score within 1e-5 as hits, the bare script strict overlap, so they may differ slightly).
 
     python bench/scale.py                          # everything (≈1–2 h on 2 loaded cores)
     python bench/scale.py --steps build --cases Flat,IVF
