@@ -2,7 +2,8 @@
 
     python bench/scale_bare.py build-faiss NPY FACTORY OUT [--metric cosine] [--train-size N] [--threads T] [--ef-construction E]
     python bench/scale_bare.py build-hnswlib NPY OUT --m M --ef-construction E [--threads T]
-    python bench/scale_bare.py query-faiss INDEX QUERIES_NPY QIDS_TXT DOCIDS_TXT K OUT [--nprobe P]
+    python bench/scale_bare.py query-faiss INDEX QUERIES_NPY QIDS_TXT DOCIDS_TXT K OUT [--nprobe P] [--ef-search E]
+    python bench/scale_bare.py query-hnswlib INDEX QUERIES_NPY QIDS_TXT DOCIDS_TXT K OUT --ef-search E
     python bench/scale_bare.py sweep-faiss NPY INDEX QUERIES_NPY K OUT_JSON --nprobe 1,4,16 [--passes P] [--warmup W]
 
 Inputs are the artifact's own files (embeddings.npy, index.faiss) and plain id lists; no vecrecall import.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -54,6 +56,10 @@ def build_hnswlib(a: argparse.Namespace) -> None:
     import hnswlib
 
     x = np.load(a.npy).astype(np.float32, copy=False)
+    if a.metric == "cosine":
+        # vecrecall normalises every backend's cosine input itself and hnswlib's cosine space normalises again;
+        # doing the same here makes the two files comparable byte for byte (raw input differs in the last bits).
+        normalise(x)
     index = hnswlib.Index(space=a.metric, dim=x.shape[1])
     index.init_index(max_elements=len(x), ef_construction=a.ef_construction, M=a.m, random_seed=a.seed)
     index.add_items(x, np.arange(len(x)), num_threads=a.threads or 1)
@@ -66,10 +72,28 @@ def query_faiss(a: argparse.Namespace) -> None:
     index = faiss.read_index(a.index)
     if a.nprobe:
         faiss.extract_index_ivf(index).nprobe = a.nprobe
-    docids = open(a.docids, encoding="utf-8").read().split("\n")
-    qids = open(a.qids, encoding="utf-8").read().split("\n")
+    if a.ef_search:
+        faiss.downcast_index(index).hnsw.efSearch = a.ef_search
     q = normalise(np.ascontiguousarray(np.load(a.queries), dtype=np.float32))
     scores, rows = index.search(q, a.k)
+    write_trec(a, scores, rows)
+
+
+def query_hnswlib(a: argparse.Namespace) -> None:
+    import hnswlib
+
+    q = normalise(np.ascontiguousarray(np.load(a.queries), dtype=np.float32))
+    index = hnswlib.Index(space=a.metric, dim=q.shape[1])
+    index.load_index(a.index)
+    index.set_ef(a.ef_search)
+    rows, dist = index.knn_query(q, k=a.k)
+    scores = (-dist if a.metric == "l2" else 1.0 - dist).astype(np.float32)
+    write_trec(a, scores, rows.astype(np.int64))
+
+
+def write_trec(a: argparse.Namespace, scores: np.ndarray, rows: np.ndarray) -> None:
+    docids = Path(a.docids).read_text(encoding="utf-8").split("\n")
+    qids = Path(a.qids).read_text(encoding="utf-8").split("\n")
     with open(a.out, "w", encoding="utf-8") as fh:
         for qid, srow, rrow in zip(qids, scores.astype(float).tolist(), rows.tolist()):
             fh.writelines(f"{qid} Q0 {docids[r]} {rank} {s!r} vecrecall\n"
@@ -132,6 +156,12 @@ def main() -> None:
     for name in ("index", "queries", "qids", "docids"):
         q.add_argument(name)
     q.add_argument("k", type=int), q.add_argument("out"), q.add_argument("--nprobe", type=int)
+    q.add_argument("--ef-search", type=int)
+    qh = sub.add_parser("query-hnswlib")
+    for name in ("index", "queries", "qids", "docids"):
+        qh.add_argument(name)
+    qh.add_argument("k", type=int), qh.add_argument("out"), qh.add_argument("--ef-search", type=int, required=True)
+    qh.add_argument("--metric", default="cosine")
     s = sub.add_parser("sweep-faiss")
     for name in ("npy", "index", "queries"):
         s.add_argument(name)
@@ -139,7 +169,7 @@ def main() -> None:
     s.add_argument("--passes", type=int, default=1), s.add_argument("--warmup", type=int, default=100)
     a = ap.parse_args()
     {"build-faiss": build_faiss, "build-hnswlib": build_hnswlib, "query-faiss": query_faiss,
-     "sweep-faiss": sweep_faiss}[a.cmd](a)
+     "query-hnswlib": query_hnswlib, "sweep-faiss": sweep_faiss}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,30 @@ def test_build_index_never_holds_a_copy_of_the_matrix(tmp_path, monkeypatch):
     assert peak < matrix_bytes / 4, f"peak {peak / 1e6:.1f} MB for a {matrix_bytes / 1e6:.1f} MB matrix"
 
 
+def test_hnsw_graph_is_built_in_one_add_call(tmp_path, monkeypatch):
+    """faiss inserts one add call's points highest level first, so a graph added block by block differs from (and
+    measured worse than) faiss's own one-call build: build-index's HNSW index is the one-call index, byte for byte."""
+    import faiss
+
+    import vecrecall.indexes.faiss as faiss_backend
+
+    monkeypatch.setattr(faiss_backend, "ADD_BLOCK", 256)
+    x = _matrix(3000, 32)
+    emb = _artifact(tmp_path / "emb", x)
+    build_index("faiss", tmp_path / "hnsw", embeddings=emb,
+                params={"index_type": "HNSW", "hnsw_m": 16, "ef_construction": 40})
+    direct = faiss.index_factory(32, "HNSW16,Flat", faiss.METRIC_INNER_PRODUCT)
+    direct.hnsw.efConstruction = 40
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        direct.add(l2_normalize(x))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    ours = faiss.read_index(str(tmp_path / "hnsw" / "index.faiss"))
+    assert np.array_equal(faiss.serialize_index(ours), faiss.serialize_index(direct))
+
+
 def test_nan_row_is_refused_before_building(tmp_path, vr):
     x = _matrix(50, 8)
     x[17, 2] = np.nan
@@ -210,3 +234,39 @@ def test_write_results_skips_empty_slots_like_results_to_run(tmp_path):
     assert (tmp_path / "a.trec").read_text().splitlines()[2] == f"q2 Q0 c 1 {float(np.float32(1 / 3))!r} vecrecall"
     write_results(["q1", "q2"], docids, scores, valid, tmp_path / "a.parquet")
     assert pd.read_parquet(tmp_path / "a.parquet").equals(results_to_run(["q1", "q2"], docids, scores, valid))
+
+
+# ------------------------------------------------------------------------------------------------- sweep at scale
+
+
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+@pytest.mark.parametrize("block,tile", [(None, None), (4, 7), (1, 5), (300, 1)])
+def test_exact_topk_in_tiles_equals_a_full_sort_ties_to_the_lower_row(metric, block, tile):
+    """Small integer vectors: every score is exact in float32 and many tie, so the top-k by (score, lower row) is
+    unique and any tiling of queries × corpus must give exactly it."""
+    from vecrecall.sweep.groundtruth import exact_topk
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2, 3, (300, 6)).astype(np.float32)
+    q = rng.integers(-2, 3, (9, 6)).astype(np.float32)
+    full = q @ x.T if metric == "ip" else -((q[:, None, :] - x[None]) ** 2).sum(-1)
+    rows = np.arange(len(x))
+    want = np.stack([np.lexsort((rows, -f))[:10] for f in full])
+    assert (np.diff(np.sort(full, axis=1)[:, ::-1][:, 8:11], axis=1) == 0).any()  # ties straddle the 10th place
+    gt = exact_topk(x, q, metric, 10, block=block, tile=tile)
+    assert gt.positions.tolist() == want.tolist()
+    np.testing.assert_array_equal(gt.scores, np.take_along_axis(full, want, axis=1).astype(np.float32))
+
+
+def test_sweep_index_corpus_is_read_into_memory_not_mapped(tmp_path):
+    """sweep --index reads the corpus for the ground truth with pread into one array, normalised with the bits of
+    l2_normalize: not a normalised copy of the memory map (whose touched pages would stay resident beside it)."""
+    from vecrecall.sweep.data import from_index
+
+    x = _matrix(500, 16)
+    emb = _artifact(tmp_path / "emb", x)
+    build_index("faiss", tmp_path / "flat", embeddings=emb, params={"index_type": "Flat"})
+    q = _artifact(tmp_path / "q", _matrix(5, 16, seed=1))
+    got = from_index(IndexDir.load(tmp_path / "flat"), q, None, None)
+    assert type(got.corpus) is np.ndarray and got.corpus.flags.owndata
+    assert np.array_equal(got.corpus, l2_normalize(x))

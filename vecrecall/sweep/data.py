@@ -11,6 +11,7 @@ import numpy as np
 from ..artifacts import Manifest, input_entry, load_embeddings, read_manifest
 from ..encoders import l2_normalize
 from ..errors import UserError
+from ..indexes.source import VectorRows
 from ..io.texts import FieldSpec, load_texts, looks_like_texts, source_entry
 from .groundtruth import cache_dir_for
 from .synthetic import SyntheticSpec, make_clustered
@@ -135,7 +136,10 @@ def from_index(index_dir: Any, queries: Path | None, model: str | None, fields: 
     metric = index_dir.manifest.params["metric"]
     qids, qvecs, record = load_queries(index_dir, queries, model, fields, use_cache)
     inputs = {"index": input_entry(Path(index_dir.path).resolve(), index_dir.manifest), "queries": record}
-    return SweepData(_prepare(np.asarray(emb.vectors), metric), np.ascontiguousarray(qvecs, dtype=np.float32), qids,
+    # Read with pread into one array, normalised block by block (the same bits as _prepare): preparing the memory
+    # map instead would keep its touched pages resident beside the normalised copy (2 × the corpus).
+    corpus = VectorRows(path / "embeddings.npy", normalize=metric == "cosine")[:]
+    return SweepData(corpus, np.ascontiguousarray(qvecs, dtype=np.float32), qids,
                      metric, index_dir.row_docids, inputs, cache_dir_for(path), path, Path(queries),
                      {"source": str(index_dir.path), "queries": str(queries)})
 

@@ -52,11 +52,18 @@ def pair_scores(corpus: np.ndarray, queries: np.ndarray, positions: np.ndarray, 
     return np.where(pos >= 0, out, -np.inf).astype(np.float32)
 
 
-def exact_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, block: int | None = None) -> GroundTruth:
-    """Brute-force top-k (ties broken by lower row number) with inner product or negative squared L2."""
+def exact_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, block: int | None = None,
+               tile: int | None = None) -> GroundTruth:
+    """Brute-force top-k (ties broken by lower row number) with inner product or negative squared L2.
+
+    Scores are computed for a block of queries against a tile of corpus rows at a time (≈ 32 MB of scores) and
+    merged into a running top-k, so the matrix product stays a real matrix-matrix product at any corpus size
+    (one block of 8 queries against 1M rows would stream the whole corpus for every 8 queries).
+    """
     n = corpus.shape[0]
-    block = block or max(1, min(256, (1 << 23) // max(1, n)))  # ≈ 32 MB of scores per block
     k = min(k, n)
+    block = block or 256
+    tile = tile or max(k, (1 << 23) // block)
     x = np.asarray(corpus, dtype=np.float32)
     norms = np.einsum("ij,ij->i", x, x) if metric == "l2" else None
     nq = queries.shape[0]
@@ -65,18 +72,35 @@ def exact_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, blo
     with progress("ground truth", nq, "queries") as advance:
         for start in range(0, nq, block):
             q = np.asarray(queries[start : start + block], dtype=np.float32)
-            s = q @ x.T
-            if metric == "l2":
-                s = 2 * s - norms[None, :] - np.einsum("ij,ij->i", q, q)[:, None]
-            part = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(q), 1))
-            ps = np.take_along_axis(s, part, axis=1)
-            order = np.lexsort((part, -ps), axis=1)
-            positions[start : start + len(q)] = np.take_along_axis(part, order, axis=1)
-            scores[start : start + len(q)] = np.take_along_axis(ps, order, axis=1)
+            best_s = np.empty((len(q), 0), dtype=np.float32)
+            best_p = np.empty((len(q), 0), dtype=np.int64)
+            for t0 in range(0, n, tile):
+                s = q @ x[t0 : t0 + tile].T
+                if metric == "l2":
+                    s = 2 * s - norms[None, t0 : t0 + tile] - np.einsum("ij,ij->i", q, q)[:, None]
+                pos = np.broadcast_to(np.arange(t0, t0 + s.shape[1], dtype=np.int64), s.shape)
+                s, pos = _top(s, pos, k)
+                best_s, best_p = _top(np.concatenate([best_s, s], axis=1), np.concatenate([best_p, pos], axis=1), k)
+            scores[start : start + len(q)] = best_s
+            positions[start : start + len(q)] = best_p
             advance(len(q))
     # Report exact scores computed the same way as for ANN results, so ties compare like with like.
     scores = pair_scores(x, queries, positions, metric)
     return GroundTruth(scores, positions)
+
+
+def _top(s: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the k entries of highest score, ties at the k-th score going to the lower position; sorted by
+    (score descending, position ascending). s, pos: (m, c) → (m, min(k, c)) each."""
+    if s.shape[1] > k:
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        kth = np.take_along_axis(s, part, axis=1).min(axis=1, keepdims=True)
+        # argpartition picks any of several entries tied at the k-th score; redo those rows exactly
+        for i in np.flatnonzero((s >= kth).sum(axis=1) > k):
+            part[i] = np.lexsort((pos[i], -s[i]))[:k]
+        s, pos = np.take_along_axis(s, part, axis=1), np.take_along_axis(pos, part, axis=1)
+    order = np.lexsort((pos, -s), axis=1)
+    return np.take_along_axis(s, order, axis=1), np.take_along_axis(pos, order, axis=1)
 
 
 def recall_at(gt: GroundTruth, ann_positions: np.ndarray, corpus: np.ndarray, queries: np.ndarray, metric: str,
