@@ -73,3 +73,30 @@ def test_installed_typer_is_in_the_tested_range():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     spec = next(d for d in deps if re.match(r"typer\b", d))
     assert packaging.SpecifierSet(spec[len("typer"):]).contains(metadata.version("typer")), spec
+
+
+def test_ctrl_c_while_the_cli_is_still_importing_is_one_line_no_traceback(tmp_path):
+    """A Ctrl-C that lands in the imports (before `main` runs) exits 130 with one line and writes nothing."""
+    import signal
+    import subprocess
+    import time
+
+    from clirun import cli_env, entry_point
+
+    env = cli_env()
+    # a sitecustomize that stalls the CLI's `import typer` for 3 s makes the moment reproducible
+    (tmp_path / "sitecustomize.py").write_text(
+        "import builtins, time\n_imp = builtins.__import__\n"
+        "def _slow(name, *a, **k):\n"
+        "    if name == 'typer':\n        time.sleep(3)\n"
+        "    return _imp(name, *a, **k)\n"
+        "builtins.__import__ = _slow\n")
+    env["PYTHONPATH"] = f"{tmp_path}:{env.get('PYTHONPATH', '')}"
+    proc = subprocess.Popen([*entry_point(), "encode", "--corpus", "x", "--out", str(tmp_path / "e")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip() == "interrupted while starting; nothing was written", err
+    assert not (tmp_path / "e").exists()

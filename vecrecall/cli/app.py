@@ -15,6 +15,8 @@ from types import FrameType
 
 import typer
 
+from .. import _interrupted_while_starting
+
 _SETTINGS: dict = dict(
     name="vecrecall",
     help="Build, sweep and evaluate vector retrieval: encode → build-index → query → eval, plus sweep, fuse, rerank, "
@@ -170,7 +172,7 @@ def main() -> None:
     debug = "--debug" in sys.argv or os.environ.get("VECRECALL_DEBUG")
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _on_signal)
-    if previous[signal.SIGINT] is signal.default_int_handler:
+    if previous[signal.SIGINT] in (signal.default_int_handler, _interrupted_while_starting):
         signal.signal(signal.SIGINT, _on_signal)
     _received.clear()
     if "vecrecall.artifacts" in sys.modules:  # several commands in one process (tests): report only this one's
