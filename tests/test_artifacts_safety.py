@@ -566,3 +566,15 @@ def test_overwrite_replaces_only_files_vecrecall_wrote(vr, sample_chain, tmp_pat
     assert vr(*ev, "--per-query", pq).exit_code == 0
     assert vr(*ev, "--per-query", pq, "--overwrite").exit_code == 0  # written with its manifest: replaceable
     assert read_manifest(pq).type == "per-query"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--embeddings", "{qemb}"), "holds query vectors (encoded with --queries)"),
+    (("--backend", "bm25", "--corpus", SAMPLE, "--metric", "l2"), "--metric l2: --backend bm25 scores with bm25 only"),
+    (("--backend", "bm25", "--corpus", SAMPLE, "--embeddings", "{emb}"), "--backend bm25 indexes text, not vectors"),
+    (("--embeddings", "{emb}", "--corpus", SAMPLE), "--corpus: --backend faiss indexes vectors"),
+])
+def test_build_index_refuses_inputs_it_would_ignore_or_misuse(vr, sample_chain, tmp_path, args, message):
+    args = [str(a).format(qemb=sample_chain["qemb"], emb=sample_chain["emb"]) for a in args]
+    assert_user_error(vr("build-index", *args, "--out", tmp_path / "i"), message)
+    assert not (tmp_path / "i").exists()

@@ -108,6 +108,7 @@ def test_bad_options_and_tables(tmp_path, vr, synth):
         (["--id-dropout", "1.5"], "--id-dropout 1.5: out of range; use a number in [0, 1)"),
         (["--batch-size", "1"], "--batch-size 1: out of range; use an integer ≥ 2"),
         (["--temperature", "0"], "--temperature 0.0: out of range; use a number > 0"),
+        (["--epochs", "0"], "--epochs 0: out of range; use an integer ≥ 1"),
         (["--user-col", "who"], "no column 'who' (--user-col)"),
     ]
     for extra, message in cases:

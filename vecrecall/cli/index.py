@@ -18,7 +18,7 @@ def build_index(
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings artifact from `vecrecall encode` (vector backends)."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Documents, for text backends (bm25)."),
     backend: str = typer.Option("faiss", "--backend", help="faiss, hnswlib, annoy, bm25, milvus (vecrecall backends lists them)."),
-    metric: str = typer.Option("cosine", "--metric", help="ip, l2 or cosine (cosine = ip on normalised vectors). Scores are always higher-is-better (l2: −squared distance)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="ip, l2 or cosine (default cosine; cosine = ip on normalised vectors). Scores are always higher-is-better (l2: −squared distance). Vector backends only."),
     param: List[str] = param_option("build"),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,

@@ -69,7 +69,7 @@ def check_files(path: Path, recorded: dict[str, int] | None, backend: str) -> No
 
 
 def build_index(backend: str, out: str | Path, embeddings: str | Path | None = None, corpus: str | Path | None = None,
-                metric: str = "cosine", params: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
+                metric: str | None = None, params: dict[str, Any] | None = None, seed: int = 0, overwrite: bool = False,
                 fields: FieldSpec | None = None, lineage: tuple[dict[str, Any], dict[str, Any]] | None = None) -> Manifest:
     """Build an index with `backend` and save it as an index directory at `out`. `lineage`: (inputs, stats) added
     to the manifest (a rebuild records the version it replaces)."""
@@ -85,6 +85,12 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
     if cls.spec.input == "text":
         if corpus is None:
             raise UserError(f"--backend {backend} indexes text: pass --corpus (a BEIR directory or a corpus file)")
+        if embeddings is not None:
+            raise UserError(f"--embeddings: --backend {backend} indexes text, not vectors; drop --embeddings (or "
+                            "choose a vector backend)")
+        if metric is not None and metric != cls.spec.metrics[0]:
+            raise UserError(f"--metric {metric}: --backend {backend} scores with {cls.spec.metrics[0]} only; drop "
+                            "--metric")
         table = load_texts(corpus, "corpus", fields)
         data, ids = table, table.drop(columns=["text"])
         source = source_entry(corpus, "corpus")
@@ -94,8 +100,15 @@ def build_index(backend: str, out: str | Path, embeddings: str | Path | None = N
     else:
         if embeddings is None:
             raise UserError(f"--backend {backend} indexes vectors: pass --embeddings (the output of vecrecall encode)")
+        if corpus is not None:
+            raise UserError(f"--corpus: --backend {backend} indexes vectors; encode the corpus first (vecrecall "
+                            "encode) and pass --embeddings instead")
+        metric = metric or "cosine"
         check_metric(metric, cls)
         emb = load_embeddings(embeddings)
+        if emb.manifest.params.get("role") == "queries":
+            raise UserError(f"--embeddings {embeddings}: holds query vectors (encoded with --queries); an index is "
+                            "built from the corpus: encode it with --corpus")
         if warning := metric_warning(emb.manifest, metric):
             console.print(f"[yellow]warning[/]: {warning}")
         if emb.vectors.shape[0] == 0:

@@ -52,7 +52,7 @@ class TrainSpec:
                             "include random and not in-batch")
         if not self.negatives:
             raise UserError("--negatives: at least one kind is needed")
-        checks = [("--epochs", self.epochs >= 0, "an integer ≥ 0"), ("--batch-size", self.batch_size >= 2, "an integer ≥ 2"),
+        checks = [("--epochs", self.epochs >= 1, "an integer ≥ 1"), ("--batch-size", self.batch_size >= 2, "an integer ≥ 2"),
                   ("--lr", self.lr > 0, "a number > 0"), ("--temperature", self.temperature > 0, "a number > 0"),
                   ("--gamma", self.gamma > 0, "a number > 0"), ("--weight-decay", self.weight_decay >= 0, "a number ≥ 0"),
                   ("--id-dropout", 0 <= self.id_dropout < 1, "a number in [0, 1)"),
