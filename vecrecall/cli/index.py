@@ -38,6 +38,8 @@ def build_index(
     Example: vecrecall build-index --embeddings runs/sample/emb --backend hnswlib --out runs/sample/hnsw
     """
     from ..indexes.store import build_index as build
+    from rich.markup import escape
+
     from ..progress import out as stdout
 
     params = merge(backend_params or {}, assignments(param))
@@ -46,8 +48,8 @@ def build_index(
     if json_out:
         common.print_json(m.to_dict())
     else:
-        shown = {k: v for k, v in m.params.items() if k not in ("backend", "seed")}
-        stdout.print(f"[green]wrote[/] {out}: {m.params['backend']} {shown}, {m.stats['n']:,} rows, "
+        shown = " ".join(f"{k}={v}" for k, v in m.params.items() if k not in ("backend", "seed"))
+        stdout.print(f"[green]wrote[/] {out}: {m.params['backend']} {escape(shown)}, {m.stats['n']:,} rows, "
                      f"built in {m.stats['build_s']:.2f}s, {m.stats['bytes'] / 1e6:.1f} MB", markup=True,
                      highlight=False)
 
