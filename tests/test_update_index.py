@@ -439,3 +439,18 @@ def test_chunked_index_is_updated_by_document(vr, small, tmp_path):
     # plain (unchunked) embeddings do not go into a chunked index
     assert_user_error(vr("update-index", "--index", tmp_path / "flat", "--add", small / "new", "--replace", "--out",
                          tmp_path / "out2"), "not chunked embeddings", "is chunked")
+
+
+def test_rebuild_with_another_models_vectors_needs_overwrite(vr, sample_chain, tmp_path):
+    """rebuild keeps the index's meaning: vectors of another model are refused in one line unless --overwrite."""
+    other = tmp_path / "emb128"
+    assert vr("encode", "--corpus", SAMPLE, "--model", "hash:128", "--out", other).exit_code == 0
+    idx = tmp_path / "flat"
+    assert vr("build-index", "--embeddings", sample_chain["emb"], "--out", idx).exit_code == 0
+    before = sha256_path(idx)
+    assert_user_error(vr("rebuild", "--index", idx, "--embeddings", other), "encoded with model 'hash:128' (dim 128)",
+                      "built from 'hash:64' (dim 64)", "--overwrite")
+    assert sha256_path(idx) == before
+    r = vr("rebuild", "--index", idx, "--embeddings", other, "--overwrite")
+    assert r.exit_code == 0, r.stderr
+    assert read_manifest(idx).params["dim"] == 128 and "dim=128" in r.stdout

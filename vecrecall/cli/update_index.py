@@ -81,7 +81,8 @@ def rebuild(
     if json_out:
         common.print_json(m.to_dict())
         return
-    shown = {k: v for k, v in m.params.items() if k not in ("backend", "seed", "storage", "server_version", "flavour")}
+    shown = " ".join(f"{k}={v}" for k, v in m.params.items()
+                     if k not in ("backend", "seed", "storage", "server_version", "flavour"))
     where = out if out is not None else index
     stdout.print(f"[green]wrote[/] {where}: {m.params['backend']} {shown}, {m.stats['n']:,} rows, built in "
                  f"{m.stats['build_s']:.2f}s" + ("" if out is not None else " (swapped in for the old version)"),

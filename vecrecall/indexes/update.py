@@ -439,6 +439,19 @@ def update_index(index: str | Path, out: str | Path | None = None, add: str | Pa
 
 # ---------------------------------------------------------------------------------------------------------- rebuild
 
+def _refuse_another_model(embeddings: Path, base: Path, base_m: Manifest) -> None:
+    """A rebuild keeps the index's meaning: vectors of another model or dimension need --overwrite (say so)."""
+    ours = base_m.parent("embeddings")
+    theirs = read_manifest(embeddings, expect="embeddings")
+    if ours is None:
+        return
+    mine, new = ours.params.get("model", {}) or {}, theirs.params.get("model", {}) or {}
+    if mine.get("fingerprint") != new.get("fingerprint") or mine.get("dim") != new.get("dim"):
+        raise UserError(f"--embeddings {embeddings}: encoded with model '{new.get('name')}' (dim {new.get('dim')}) but "
+                        f"{base} was built from '{mine.get('name')}' (dim {mine.get('dim')}); queries would then need "
+                        "the new model: pass --overwrite to replace the index with one of another model")
+
+
 def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: str | Path | None = None,
                   corpus: str | Path | None = None, fields: Any = None, seed: int | None = None,
                   overwrite: bool = False) -> Manifest:
@@ -460,6 +473,8 @@ def rebuild_index(index: str | Path, out: str | Path | None = None, embeddings: 
     seed = int(base_m.params.get("seed", 0)) if seed is None else seed
     lineage = ({"base": input_entry(base.resolve(), _trimmed(base_m))},
                {"version": int(base_m.stats.get("version", 1)) + 1, "updates_since_build": 0})
+    if embeddings is not None and not overwrite:
+        _refuse_another_model(Path(embeddings), base, base_m)
     if embeddings is not None or corpus is not None:
         return build_index(cls.spec.name, target, embeddings=embeddings, corpus=corpus, metric=metric, params=params,
                            seed=seed, overwrite=overwrite or in_place, fields=fields, lineage=lineage)
