@@ -190,3 +190,4 @@ def test_demo_prints_its_time_and_the_shipped_paths(vr, tmp_path):
     paths = dict(line.split("\t") for line in r.stdout.splitlines())
     assert (Path(paths["sample_data"]) / "corpus.jsonl").is_file()
     assert (Path(paths["configs"]) / "sweep_default.yaml").is_file()
+    assert json.loads(vr("demo", "--print-paths", "--json").stdout) == paths

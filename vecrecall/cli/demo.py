@@ -34,8 +34,12 @@ def demo(
     if print_paths:
         from ..resources import data_dir
 
-        for name in ("sample_data", "configs"):
-            typer.echo(f"{name}\t{data_dir(name)}")
+        paths = {name: str(data_dir(name)) for name in ("sample_data", "configs")}
+        if json_out:
+            common.print_json(paths)
+        else:
+            for name, path in paths.items():
+                typer.echo(f"{name}\t{path}")
         return
 
     from rich.table import Table
