@@ -48,7 +48,8 @@ def build_index(
     if json_out:
         common.print_json(m.to_dict())
     else:
-        shown = " ".join(f"{k}={v}" for k, v in m.params.items() if k not in ("backend", "seed"))
+        shown = " ".join(f"{k}={v}" for k, v in m.params.items()
+                         if k not in ("backend", "seed") and not isinstance(v, dict))  # nested: vecrecall info
         stdout.print(f"[green]wrote[/] {out}: {m.params['backend']} {escape(shown)}, {m.stats['n']:,} rows, "
                      f"built in {m.stats['build_s']:.2f}s, {m.stats['bytes'] / 1e6:.1f} MB", markup=True,
                      highlight=False)
