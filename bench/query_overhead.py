@@ -2,7 +2,8 @@
 
 vecrecall side: `vecrecall.search.search_index` (batching, parameter checks, id mapping to document ids) on an
 `IndexDir` loaded from disk. Raw side: the native index object's own search call (faiss `index.search`,
-hnswlib `knn_query`, annoy `get_nns_by_vector` loop). Each timed as the median of --reps repetitions, the two sides alternating.
+hnswlib `knn_query`, annoy `get_nns_by_vector` loop, usearch `Index.search`, ScaNN `search_batched_parallel`).
+Each timed as the median of --reps repetitions, the two sides alternating.
 
     python bench/query_overhead.py                      # Vaswani MiniLM embeddings from runs/vaswani (see README)
     python bench/query_overhead.py --synthetic 100000x128
@@ -30,12 +31,17 @@ CASES = [  # (label, backend, build params, vecrecall search params)
     ("faiss IVF nprobe=16", "faiss", {"index_type": "IVF"}, {"nprobe": 16}),
     ("hnswlib ef=64", "hnswlib", {}, {"ef_search": 64}),
     ("annoy search_k=-1", "annoy", {"n_trees": 20}, {}),
+    ("usearch exp=64", "usearch", {}, {"expansion_search": 64}),
+    ("scann leaves=16 r=1000", "scann", {}, {"num_leaves_to_search": 16, "reorder": 1000}),
 ]
 
 
 def raw_search(index: IndexDir, q: np.ndarray, k: int, params: dict) -> None:
-    native = index.index.index
     backend = index.manifest.params["backend"]
+    if backend == "scann":  # all threads, as vecrecall searches a batch
+        index.index.searcher.search_batched_parallel(q, k, params["reorder"], params["num_leaves_to_search"])
+        return
+    native = index.index.index
     if backend == "faiss":
         if "nprobe" in params:
             import faiss
@@ -45,6 +51,9 @@ def raw_search(index: IndexDir, q: np.ndarray, k: int, params: dict) -> None:
     elif backend == "hnswlib":
         native.set_ef(params.get("ef_search", max(k, 10)))
         native.knn_query(q, k=k)
+    elif backend == "usearch":
+        native.expansion_search = max(params["expansion_search"], k)
+        native.search(q, k, threads=0)
     else:
         for v in q:
             native.get_nns_by_vector(v, k, search_k=-1, include_distances=True)

@@ -90,6 +90,26 @@ def _identify_index(out: Path, ref: Path) -> str:
     raise AssertionError(f"{out}: neither version")
 
 
+def _identify_index_bytes(out: Path, ref: Path) -> str:
+    """An index directory whose native file and id map are byte for byte those of version A or B."""
+    from vecrecall.indexes.store import IndexDir
+
+    IndexDir.load(out)
+    _dir_files_consistent(out)
+    found = [v for v in "AB" if all(sha256_file(out / f) == sha256_file(ref / v / out.name / f)
+                                    for f in ("index.faiss", "ids.parquet"))]
+    assert len(found) == 1, f"{out}: neither version"
+    return found[0]
+
+
+def _delete_list(i: Inputs, v: str) -> Path:
+    """update-index's two versions delete different ids (written beside the inputs on first use)."""
+    path = i["flat"].parent / f"delete-{v}.txt"
+    if not path.exists():
+        path.write_text({"A": "9\n12\n", "B": "15\n"}[v])
+    return path
+
+
 def _identify_run(out: Path, ref: Path) -> str:
     v = _same_file_version(out, ref)
     m = run_manifest(out)
@@ -141,6 +161,12 @@ WRITERS = [
     Writer("fuse", "f.run", RUN_STEPS,
            lambda i, out, v: ["fuse", i["run1"], i["run2"], "--method", {"A": "rrf", "B": "combsum"}[v], "--out", out],
            _identify_run),
+    Writer("update-index", "upd", DIR_STEPS,
+           lambda i, out, v: ["update-index", "--index", i["flat"], "--delete", _delete_list(i, v), "--out", out],
+           _identify_index_bytes, FALLBACK_STEPS),
+    Writer("rebuild", "rebuilt", DIR_STEPS,
+           lambda i, out, v: ["rebuild", "--index", {"A": i["flat"], "B": i["flat"].parent / "l2"}[v], "--out", out],
+           _identify_index, FALLBACK_STEPS),
     Writer("eval --per-query", "pq.parquet", ("written", "ready", "committed"),
            lambda i, out, v: ["eval", "--qrels", SAMPLE, i["run1"], "-m", {"A": "nDCG@10", "B": "P@5"}[v],
                               "--per-query", out],

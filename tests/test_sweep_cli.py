@@ -117,11 +117,11 @@ def test_default_config_runs_every_backend(vr, tmp_path):
            "--target-recall", "0.9")
     assert r.exit_code == 0, r.stderr
     df = pd.read_parquet(tmp_path / "s" / "results.parquet")
-    assert set(df["backend"]) == {"faiss", "hnswlib", "annoy"}
+    assert set(df["backend"]) == {"faiss", "hnswlib", "annoy", "usearch", "scann"}
     assert set(df.loc[df["backend"] == "faiss", "index_type"]) == {"Flat", "IVF", "IVFPQ", "HNSW"}
     assert df.loc[df["index_type"] == "Flat", "recall@10"].item() == 1.0
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert manifest["stats"]["builds"] == df["build_key"].nunique() == 8
+    assert manifest["stats"]["builds"] == df["build_key"].nunique() == 10
     assert "fastest setting with recall@10 ≥ 0.9" in r.stdout
 
 

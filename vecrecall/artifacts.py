@@ -521,6 +521,14 @@ def _check_writable(final: Path) -> None:
         raise UserError(f"{final}: cannot write there: {anc} is a file, not a directory; choose another --out")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise UserError(f"{final}: cannot write there: {anc} is not writable (permission denied); choose another --out")
+    # os.access trusts permission bits: root passes them, and /proc, read-only bind mounts or ACLs can still refuse.
+    # Create and delete a probe (a hidden temp name, so a killed probe is tidied like any temp).
+    probe = anc / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise UserError(f"{final}: cannot write there: {anc}: {exc.strerror or exc}; choose another --out") from None
+    probe.unlink()
 
 
 def _foreign_files(directory: Path) -> list[str]:
@@ -892,19 +900,47 @@ def write_dir_manifest(directory: Path, manifest: Manifest) -> None:
 
 EMBEDDINGS_FILE = "embeddings.npy"
 IDS_FILE = "ids.parquet"
+IDS_TEXT = "ids.txt"  # the `id` column as text (vecrecall.io.idtext): read without pandas where start-up matters
 
 
-@dataclass
 class Embeddings:
     """An `embeddings.npy` matrix (memory-mapped) whose row i belongs to row i of `ids.parquet`.
 
-    `ids` has column `id` and, for chunked documents, `docid` (the parent document) and `chunk`.
-    """
+    `ids` (a DataFrame: column `id` and, for chunked documents, `docid` (the parent document) and `chunk`) is read on
+    first use; `id_list()` gives the `id` column as text, from `ids.txt` when it matches ids.parquet (no pandas)."""
 
-    path: Path
-    vectors: np.ndarray
-    ids: "Any"  # pandas.DataFrame
-    manifest: Manifest
+    def __init__(self, path: Path, vectors: np.ndarray, manifest: Manifest, ids: Any = None,
+                 id_text: bool = False) -> None:
+        self.path = path
+        self.vectors = vectors
+        self.manifest = manifest
+        self._ids = ids
+        self._id_text = id_text  # ids.txt matched ids.parquet when loaded
+
+    @property
+    def ids(self) -> Any:  # pandas.DataFrame
+        if self._ids is None:
+            import pandas as pd
+
+            self._ids = pd.read_parquet(self.path / IDS_FILE)
+        return self._ids
+
+    def id_list(self) -> list[str]:
+        if self._id_text and self._ids is None:
+            from .io.idtext import read_id_text
+
+            got = read_id_text(self.path / IDS_FILE, self.path / IDS_TEXT)
+            if got is not None:
+                return got[0]
+        return self.ids["id"].astype(str).tolist()
+
+
+def write_ids(directory: Path, ids: Any) -> None:
+    """Write `ids.parquet` (and its text copy `ids.txt`) of an embeddings artifact into `directory`."""
+    from .io.idtext import write_id_text
+
+    ids.to_parquet(directory / IDS_FILE, index=False)
+    write_id_text(directory / IDS_FILE, ids, "id", directory / IDS_TEXT)
 
 
 def _declared_dim(m: Manifest) -> Any:
@@ -918,7 +954,7 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
     Raises UserError when a file is missing or unreadable, when rows and ids disagree, or when the matrix's shape
     differs from the manifest's `stats.dim` / `params.model.dim` / `stats.rows` (an edited or swapped file).
     """
-    import pandas as pd
+    from .io.idtext import read_id_header
 
     p = Path(path)
     m = read_manifest(p, expect="embeddings")
@@ -930,7 +966,15 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
         vectors = np.load(npy, mmap_mode="r")
     except ValueError as exc:
         raise UserError(f"{npy}: not a readable .npy matrix ({exc})") from exc
-    ids = pd.read_parquet(idf)
+    header = read_id_header(idf, p / IDS_TEXT)  # the row count without reading ids.parquet
+    text = header is not None and header.get("column") == "id"
+    ids = None
+    if not text:  # no text copy made from this ids.parquet by vecrecall: read it and check it
+        from .io.files import read_parquet
+
+        ids = read_parquet(idf)
+    emb = Embeddings(p, vectors, m, ids=ids, id_text=text)
+    n_ids = int(header["rows"]) if text else len(ids)
     if vectors.ndim != 2:
         raise UserError(f"{npy}: expected a 2-d matrix, got shape {vectors.shape}")
     dim = _declared_dim(m)
@@ -942,14 +986,23 @@ def load_embeddings(path: str | os.PathLike, check_finite: bool = False) -> Embe
     if rows is not None and rows != vectors.shape[0]:
         raise UserError(f"{npy}: has {vectors.shape[0]} rows but {m.source} says {rows!r} (key 'stats.rows'); the "
                         "matrix or the manifest was changed; re-run vecrecall encode")
-    if len(ids) != vectors.shape[0]:
+    if n_ids != vectors.shape[0]:
         raise UserError(
-            f"{p}: {EMBEDDINGS_FILE} has {vectors.shape[0]} rows but {IDS_FILE} has {len(ids)} ids; "
+            f"{p}: {EMBEDDINGS_FILE} has {vectors.shape[0]} rows but {IDS_FILE} has {n_ids} ids; "
             "they must match row for row (re-run vecrecall encode)"
         )
+    if ids is not None:
+        if "id" not in ids.columns:
+            raise UserError(f"{idf}: no 'id' column (columns: {', '.join(map(str, ids.columns))}); re-run vecrecall "
+                            "encode")
+        dup = ids["id"].duplicated()
+        if dup.any():
+            row = int(np.argmax(dup.to_numpy()))
+            raise UserError(f"{idf} row {row + 1}: id '{ids['id'].iloc[row]}' appears twice; every vector needs its own "
+                            "id (re-run vecrecall encode, or import-vectors with unique --ids)")
     if check_finite:
         check_vectors_finite(vectors, str(npy))
-    return Embeddings(p, vectors, ids, m)
+    return emb
 
 
 def check_vectors_finite(vectors: np.ndarray, where: str, block: int = 65536) -> None:
@@ -965,5 +1018,5 @@ def check_vectors_finite(vectors: np.ndarray, where: str, block: int = 65536) ->
 def save_embeddings_from_array(out: Path, vectors: np.ndarray, ids: "Any", manifest: Manifest) -> None:
     """Write a whole in-memory matrix as an embeddings artifact into the (temporary) directory `out`."""
     np.save(out / EMBEDDINGS_FILE, np.ascontiguousarray(vectors))
-    ids.to_parquet(out / IDS_FILE, index=False)
+    write_ids(out, ids)
     write_dir_manifest(out, manifest)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import (EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, forget_kept, keep_when_interrupted,
-                        write_dir_manifest, writer_lock)
+                        write_dir_manifest, write_ids, writer_lock)
 from .encoders import EncodeSettings, Encoder, VectorCache, chunk_text, encode_texts, load_encoder
 from .errors import UserError
 from .io.texts import FieldSpec, Role, TextRecord, iter_texts, source_entry
@@ -200,6 +200,8 @@ def encode_source(source: str | Path, role: Role, out: str | Path, model: str | 
         raise UserError(f"--block-size {block}: must be ≥ 1")
     if threads is not None and threads < 1:
         raise UserError(f"--threads {threads}: must be ≥ 1")
+    if chunk_tokens is None and chunk_overlap:
+        raise UserError(f"--chunk-overlap {chunk_overlap}: applies to chunked documents; pass --chunk-tokens N too")
     if chunk_tokens is not None:
         if chunk_tokens <= 0:
             raise UserError(f"--chunk-tokens {chunk_tokens}: must be positive")
@@ -319,7 +321,7 @@ def _assemble(out: Path, overwrite: bool, staging: Staging, blocks: range, dim: 
         target.flush()
         del target
         ids = pd.concat([pd.read_parquet(staging.files(k)[1]) for k in blocks], ignore_index=True)
-        sanitize_ids(ids).to_parquet(tmp / IDS_FILE, index=False)
+        write_ids(tmp, sanitize_ids(ids))
         manifest = Manifest(
             type="embeddings", params=params, inputs={"source": source_record},
             stats={"records": n_shard_records, "source_records": n_records, "rows": rows, "dim": dim,

@@ -20,6 +20,7 @@ import numpy as np
 from .cache import Cache
 from .errors import UserError
 from .exported import EXPORTS_DIR, BackendSpec
+from .vectorops import l2_normalize  # noqa: F401  (re-exported: defined in vectorops so `query` need not import this)
 
 DEFAULT_MODEL = "default"
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -86,9 +87,11 @@ def offline_hf() -> None:
 
 def model_fingerprint(path: Path) -> str:
     """A hash of a model directory's file names, sizes and contents (large files: head and tail 1 MiB); exports
-    that vecrecall keeps beside the model (`.vecrecall-exports/`) do not count."""
+    that vecrecall keeps beside the model (`.vecrecall-exports/`) and vecrecall's own top-level `manifest.json`
+    (run statistics that no model loader reads) do not count, so equal weights give equal fingerprints."""
     h = hashlib.sha256()
-    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts and EXPORTS_DIR not in x.parts):
+    for f in sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts and EXPORTS_DIR not in x.parts
+                    and x != path / "manifest.json"):
         size = f.stat().st_size
         h.update(f"{f.relative_to(path)}:{size}".encode())
         with open(f, "rb") as fh:
@@ -267,11 +270,6 @@ def chunk_text(text: str, spans: list[tuple[int, int]], size: int, overlap: int)
         if start + size >= len(spans):
             break
     return chunks
-
-
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1.0, norms)
 
 
 class VectorCache(Cache):

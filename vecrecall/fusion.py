@@ -149,8 +149,8 @@ class FuseSettings:
                 raise UserError(f"--depth: {len(self.depth)} values for {n_runs} runs; give one, or one per run")
             if any(d < 1 for d in self.depth):
                 raise UserError("--depth: must be ≥ 1")
-        if self.rrf_k < 0:
-            raise UserError(f"--rrf-k {self.rrf_k}: must be ≥ 0")
+        if not np.isfinite(self.rrf_k) or self.rrf_k < 0:
+            raise UserError(f"--rrf-k {self.rrf_k}: must be a finite number ≥ 0")
         if self.k < 1:
             raise UserError(f"-k {self.k}: must be ≥ 1")
 
@@ -240,17 +240,31 @@ class GridResult:
     extra: dict = field(default_factory=dict)
 
 
+def check_grid(measure: str, steps: int, rrf_ks: Sequence[float] = ()) -> list:
+    """The one measure `--optimize` maximises (parsed), after checking the grid: steps ≥ 1, every RRF k finite and
+    ≥ 0. Raises UserError naming the option; callers run it before reading any file."""
+    from .metrics import parse_measures
+
+    measures = parse_measures([measure])
+    if len(measures) != 1:
+        raise UserError(f"-m {measure}: --optimize takes exactly one measure")
+    if steps < 1:
+        raise UserError(f"--grid-steps {steps}: must be ≥ 1")
+    for kv in rrf_ks:
+        if not np.isfinite(kv) or kv < 0:
+            raise UserError(f"--rrf-k-grid: {kv:g} must be a finite number ≥ 0")
+    return measures
+
+
 def optimize(runs: Sequence[pd.DataFrame], settings: FuseSettings, qrels: pd.DataFrame, measure: str,
              steps: int = 10, rrf_ks: Sequence[float] = (), names: Sequence[str] | None = None,
              advance: Callable[[int], None] | None = None) -> GridResult:
     """Try every weight vector of the integer simplex grid (× every RRF k for rrf) and keep the best by `measure`
     (mean over the qrels' judged queries); ties go to the earlier grid point (lower index)."""
-    from .metrics import aggregate, parse_measures, per_query
+    from .metrics import aggregate, per_query
 
     settings.check(len(runs))
-    measures = parse_measures([measure])
-    if len(measures) != 1:
-        raise UserError(f"-m {measure}: --optimize takes exactly one measure")
+    measures = check_grid(measure, steps, rrf_ks)
     table = fusion_table(runs, settings, names)
     ks = list(rrf_ks) if (settings.method == "rrf" and rrf_ks) else [settings.rrf_k]
     grid = simplex_grid(len(runs), steps)

@@ -66,6 +66,18 @@ def _split_commas(text: str) -> list[str]:
     return [p for p in parts + [cur] if p]
 
 
+def _check_params(shown: str, impl: Any) -> None:
+    """Refuse parameter values ir-measures accepts at parse time but its providers cannot compute: a cutoff below 1
+    aborts pytrec_eval (a C assertion kills the process), a fractional one fails an assertion later."""
+    cutoff = impl.params.get("cutoff")
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 1):
+        raise UserError(f"-m {shown}: cutoff {cutoff} must be a whole number ≥ 1 (e.g. nDCG@10)")
+    try:
+        impl.validate_params()
+    except AssertionError as exc:
+        raise UserError(f"-m {shown}: {exc}; {MEASURE_EXAMPLES}") from None
+
+
 def parse_measures(names: list[str]) -> list[Measure]:
     """Measures from the user's spellings (several per string when separated by spaces or commas), one per
     distinct measure, in the order first given, named as first spelled."""
@@ -89,6 +101,8 @@ def parse_measures(names: list[str]) -> list[Measure]:
                     raise UserError(f"-m {part}: unknown measure{why}; {MEASURE_EXAMPLES}") from None
     if not pairs:
         raise UserError("no measures given; pass e.g. -m nDCG@10 -m MAP")
+    for shown, impl in pairs:
+        _check_params(shown, impl)
     first: dict[Any, str] = {}
     for shown, impl in pairs:
         first.setdefault(impl, shown)

@@ -9,31 +9,36 @@ manifest beside the requested ones, and every clamp, short result list and backe
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-
-from collections.abc import Mapping
 
 from .artifacts import Manifest, input_entry, load_embeddings, read_manifest
-from .encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, EncodeSettings, Encoder, VectorCache, encode_texts, load_encoder
 from .errors import UserError
 from .indexes.store import IndexDir
-from .io.interactions import plain_queries
-from .io.texts import FieldSpec, load_texts, looks_like_texts, source_entry
-from .io.vectors.external import require_query_vectors
+from .io.texts import looks_like_texts
 from .progress import progress
+
+# pandas (≈0.4 s to import) and the encoders are imported where they are needed: a query with vector queries on a
+# vector index needs neither (tests/test_scale.py checks it).
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .encoders import EncodeSettings, Encoder
+    from .io.texts import FieldSpec
 
 
 @dataclass
 class QueryResult:
-    """A run with its manifest; `k_used` is what each query could return at most (k capped at the corpus size),
-    `short` the number of queries that returned fewer, `notes` what the user should be told (once each)."""
+    """A run (the ranked `hits` of each of `qids`) with its manifest; `k_used` is what each query could return at
+    most (k capped at the corpus size), `short` the number of queries that returned fewer, `notes` what the user
+    should be told (once each). `run` is the same as a DataFrame (`qid, docid, rank, score`), made on first use."""
 
-    run: pd.DataFrame
+    qids: list[str]
+    hits: "Hits"
     manifest: Manifest
     search_s: float
     n_queries: int
@@ -41,6 +46,13 @@ class QueryResult:
     k_used: int = 0
     short: int = 0
     notes: list[str] | None = None
+    _run: Any = field(default=None, repr=False)
+
+    @property
+    def run(self) -> "pd.DataFrame":
+        if self._run is None:
+            self._run = to_run(self.qids, self.hits)
+        return self._run
 
     @property
     def qps(self) -> float:
@@ -49,6 +61,8 @@ class QueryResult:
 
 def recorded_model(emb_manifest: Manifest) -> str:
     """The `--model` value that reproduces the encoder recorded in an embeddings manifest."""
+    from .encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME
+
     model = emb_manifest.params.get("model", {})
     name, path = model.get("name", ""), model.get("path")
     if name.startswith("hash:"):
@@ -61,8 +75,11 @@ def recorded_model(emb_manifest: Manifest) -> str:
                     "pass --model with that model's directory")
 
 
-def query_encoder(index: IndexDir, model: str | None) -> tuple[Encoder, EncodeSettings]:
+def query_encoder(index: IndexDir, model: str | None) -> "tuple[Encoder, EncodeSettings]":
     """The encoder and settings the index's embeddings were made with; a different --model is refused."""
+    from .encoders import EncodeSettings, load_encoder
+    from .io.vectors.external import require_query_vectors
+
     emb = index.embeddings_manifest
     if emb is None:
         raise UserError(f"{index.path}: the index records no embeddings lineage, so query texts cannot be encoded; "
@@ -109,10 +126,13 @@ def load_queries(index: IndexDir, queries: Any, model: str | None, fields: Field
             raise UserError(f"{index.path}: {index.manifest.params['backend']} indexes text; pass query texts, not vectors")
         return [str(q) for q in qids], index.prepare(vectors), {"inline": {"vectors": len(qids)}}
     src = Path(queries)
-    plain = plain_queries(index, src, model)  # a .npy + ids without a manifest (e.g. a recommender's user vectors)
-    if plain is not None:
-        return plain
-    if not looks_like_texts(src):
+    if looks_like_texts(src):  # not an artifact: maybe a .npy + ids without a manifest (e.g. a recommender's users)
+        from .io.interactions import plain_queries
+
+        plain = plain_queries(index, src, model)
+        if plain is not None:
+            return plain
+    else:
         qm = read_manifest(src, expect="embeddings")
         if index.index.input_kind == "text":
             raise UserError(f"{src}: {index.manifest.params['backend']} indexes text; pass query texts, not embeddings")
@@ -120,7 +140,9 @@ def load_queries(index: IndexDir, queries: Any, model: str | None, fields: Field
             raise UserError("--model applies to query texts; these queries are already embeddings")
         emb = load_embeddings(src, check_finite=True)
         check_query_embeddings(index, qm, str(src))
-        return emb.ids["id"].astype(str).tolist(), index.prepare(emb.vectors), input_entry(src.resolve(), qm)
+        return emb.id_list(), index.prepare(emb.vectors), input_entry(src.resolve(), qm)
+    from .io.texts import load_texts, source_entry
+
     table = load_texts(src, "queries", fields)
     qids = table["id"].astype(str).tolist()
     return qids, _query_data(index, table["text"].tolist(), model, use_cache), source_entry(src, "queries")
@@ -130,6 +152,8 @@ def _query_data(index: IndexDir, texts: list[str], model: str | None, use_cache:
     """Query texts as the index takes them: as they are for text backends, else encoded with the index's model."""
     if index.index.input_kind == "text":
         return texts
+    from .encoders import VectorCache, encode_texts
+
     encoder, settings = query_encoder(index, model)
     cache = VectorCache(encoder, "raw") if use_cache else None
     return index.prepare(encode_texts(encoder, texts, settings, "queries", cache))
@@ -179,7 +203,7 @@ def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, An
     metadata filter) is applied inside the backend when it supports it, else by over-fetching and post-filtering until
     k results are found or the corpus is exhausted. Either way the result equals exact filtered search for exact indexes.
     """
-    n = len(index.ids)
+    n = index.n_rows
     k = min(k, n)
     index.index.configure(search_params or {}, k)
     ids = index.ids["id"].astype(str).to_numpy(dtype=object) if per_chunk else index.row_docids
@@ -217,7 +241,7 @@ def search_index(index: IndexDir, data: Any, k: int, search_params: dict[str, An
     return Hits(*(np.concatenate([getattr(h, f) for h in parts]) for f in ("docids", "scores", "valid"))), search_s
 
 
-def to_run(qids: list[str], hits: Hits) -> pd.DataFrame:
+def to_run(qids: list[str], hits: Hits) -> "pd.DataFrame":
     """A ranked run from hit arrays (empty slots dropped)."""
     from .io.runs import results_to_run
 
@@ -252,7 +276,7 @@ def search(index: IndexDir, queries: Any, k: int = 100, search_params: dict[str,
         allowed = row_mask(filter_expr, index.ids, f"{Path(index.path) / 'ids.parquet'}")
     qids, data, record = load_queries(index, queries, model, fields, use_cache)
     by_document = index.chunked and not per_chunk
-    rows = np.arange(len(index.ids)) if allowed is None else np.flatnonzero(allowed)
+    rows = np.arange(index.n_rows) if allowed is None else np.flatnonzero(allowed)
     n_results = len(set(index.row_docids[rows])) if by_document else len(rows)
     k_used = min(k, n_results)
     hits, search_s = search_index(index, data, k, params, per_chunk, allowed=allowed)
@@ -278,7 +302,7 @@ def search(index: IndexDir, queries: Any, k: int = 100, search_params: dict[str,
                "empty_queries": int((returned == 0).sum()), "search_s": round(search_s, 4),
                "qps": round(len(qids) / search_s, 1) if search_s else None},
     )
-    return QueryResult(to_run(qids, hits), manifest, search_s, len(qids), k, k_used,
+    return QueryResult(qids, hits, manifest, search_s, len(qids), k, k_used,
                        int((returned < k_used).sum()), notes)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .embed import sanitize_ids
-from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, read_manifest, write_dir_manifest
+from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, read_manifest, write_dir_manifest, write_ids
 from .errors import UserError
 from .progress import progress
 
@@ -120,7 +120,7 @@ def merge_shards(shard_dirs: Sequence[str | os.PathLike], out: str | os.PathLike
         ids = pd.concat([pd.read_parquet(dirs[i] / IDS_FILE) for i in order], ignore_index=True)
         if len(ids) != rows:
             raise UserError(f"merge: the shards' ids.parquet hold {len(ids)} rows for {rows} vectors; re-encode them")
-        sanitize_ids(ids).to_parquet(tmp / IDS_FILE, index=False)
+        write_ids(tmp, sanitize_ids(ids))
         dropped = [x for i in order for x in manifests[i].stats.get("empty_dropped_ids", [])]
         params = {k: v for k, v in m0.params.items() if k != "shard"}
         manifest = Manifest(

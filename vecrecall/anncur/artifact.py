@@ -125,6 +125,8 @@ def build_index(out: Path, corpus: Path | None, spec: IndexSpec, fields: FieldSp
         raise UserError(f"--scorer {spec.scorer}: unknown scorer; choose one of {', '.join(SCORERS)}")
     if spec.scorer_path is not None and not Path(spec.scorer_path).exists():
         raise UserError(f"--scorer-path {spec.scorer_path}: no such file or directory")
+    if spec.max_length < 1:
+        raise UserError(f"--max-length {spec.max_length}: must be at least 1 token")
     items = load_items(corpus, spec.scorer, Path(spec.scorer_path) if spec.scorer_path else None, fields)
     needs_text = SCORERS[spec.scorer].needs_text
     if spec.biencoder and not needs_text:

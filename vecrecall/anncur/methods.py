@@ -116,6 +116,8 @@ def check_plan(method: Method, plan: Plan, n_items: int, max_k_i: int) -> Plan:
     if plan.budget < 1:
         raise UserError(f"--budget {plan.budget}: need at least one scorer call per query")
     if method.uses_anchors:
+        if plan.k_i < 1:
+            raise UserError(f"--k-i {plan.k_i}: ANNCUR needs at least one anchor item")
         if plan.k_i > max_k_i:
             raise UserError(f"--k-i {plan.k_i}: the index has only {max_k_i} anchor items (its R_anc columns are "
                             f"known for every item, but random anchors are its first {max_k_i}); use --k-i ≤ {max_k_i}")

@@ -19,6 +19,7 @@ def eval_cmd(
     ignore_identical_ids: bool = typer.Option(False, "--ignore-identical-ids", help="BEIR protocol: drop each retrieved document whose id equals the query id (ArguAna, Quora). Off by default (trec_eval semantics)."),
     no_header: bool = typer.Option(False, "--no-header", help="A text qrels file's first line is a judgement even if it starts with 'qid' (default: such a line is a BEIR header)."),
     per_query: Optional[Path] = typer.Option(None, "--per-query", help="Write per-query values (columns run, qid, measure, value) to this Parquet file."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --per-query file."),
     json_out: bool = common.JSON,
 ) -> None:
     """Score runs against qrels; several runs get one table with paired t-test p-values vs the first (Holm-corrected).
@@ -28,7 +29,7 @@ def eval_cmd(
 
     Example: vecrecall eval --qrels sample_data runs/sample/flat.run runs/sample/ivf.run -m nDCG@10 -m R@100 -m MAP
     """
-    from ..artifacts import atomic_file
+    from ..artifacts import atomic_file, check_out
     from ..errors import UserError
     from ..io.qrels import read_qrels
     from ..io.runs import read_run
@@ -37,6 +38,8 @@ def eval_cmd(
 
     if per_query is not None and per_query.suffix.lower() != ".parquet":
         raise UserError(f"--per-query {per_query}: must be a .parquet path")
+    if per_query is not None:
+        check_out(per_query, overwrite, "file")
     parse_measures(measures)  # bad measure names fail before any file is read
     names = [p.name for p in runs]
     if len(set(names)) != len(names):
@@ -57,7 +60,7 @@ def eval_cmd(
                           f"queries it answers is judged in {escape(str(qrels))} (query '{escape(qid)}': run has "
                           f"'{escape(got)}', qrels judge '{escape(want)}'); do the document ids match?")
     if per_query is not None:
-        with atomic_file(per_query) as tmp:
+        with atomic_file(per_query, overwrite=overwrite) as tmp:
             report.per_query.to_parquet(tmp, index=False)
     if json_out:
         common.print_json({**report.means, "coverage": {n: c.to_dict() for n, c in report.coverage.items()}})

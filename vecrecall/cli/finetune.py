@@ -45,6 +45,7 @@ def finetune(
     warmup: float = typer.Option(0.1, "--warmup", help="Warm-up share of the steps."),
     max_seq_length: Optional[int] = typer.Option(None, "--max-seq-length", help="Token limit while training only (default: the base model's; the saved model keeps the base model's limit)."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Every N steps print dev nDCG@10 (needs --dev-queries; default: never)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads for training and the held-out encoding (default: one per core)."),
     eval_corpus_size: int = typer.Option(2000, "--eval-corpus-size", help="Documents searched by --eval-every (dev positives + a seeded sample)."),
     baseline_run: Optional[Path] = typer.Option(None, "--baseline-run", help="A run of the stock model to reuse for the held-out table instead of re-encoding (default: encode and search with the stock model)."),
     eval_k: int = typer.Option(1000, "--eval-k", help="Depth of the held-out runs (MAP depends on it)."),
@@ -76,7 +77,8 @@ def finetune(
         mine_range=mine_range, mine_margin=mine_margin, core_terms=core_terms, teacher_run=teacher_run,
         teacher_depth=teacher_depth, teacher_transform=teacher_transform, query_mix=query_mix, mix_size=mix_size,
         train_settings=TrainSettings(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, warmup=warmup,
-                                     max_seq_length=max_seq_length, seed=seed, eval_every=eval_every),
+                                     max_seq_length=max_seq_length, seed=seed, eval_every=eval_every,
+                                     threads=threads),
         eval_corpus_size=eval_corpus_size, baseline_run=baseline_run, eval_k=eval_k, no_eval=no_eval, overwrite=overwrite,
     )
     res = run_finetune(opts)
@@ -100,6 +102,7 @@ def finetune(
             t.add_row(name, *cells)
         stdout.print(t)
         stdout.print(f"held-out queries and qrels: {out}/heldout.queries.jsonl, {out}/heldout.qrels.tsv")
+    stdout.print(f"time ({res.manifest.params['threads']} threads): {res.phases.summary()}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

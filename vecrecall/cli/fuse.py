@@ -63,7 +63,7 @@ def fuse_cmd(
     """
     from ..artifacts import Manifest, check_out, input_entry, sha256_path
     from ..errors import UserError
-    from ..fusion import FuseSettings, fuse, grid_size, optimize as grid_search, query_sets
+    from ..fusion import FuseSettings, check_grid, fuse, grid_size, optimize as grid_search, query_sets
     from ..io.runs import read_run, run_format, run_manifest, write_run
     from ..progress import console, out as stdout, progress
 
@@ -90,6 +90,8 @@ def fuse_cmd(
         raise UserError("--optimize needs --qrels (a dev split: tuning on the test qrels overstates the result)")
     if qrels is not None and not optimize:
         raise UserError("--qrels is only used with --optimize; evaluate the fused run with vecrecall eval")
+    if optimize:
+        check_grid(measure, grid_steps, common.float_list(rrf_k_grid, "--rrf-k-grid") or [])
 
     names = [p.name for p in runs]
     if len(set(names)) != len(names):

@@ -55,7 +55,7 @@ def query(
     if out is None:
         common.missing_option("--out", "with --queries (the run file to write)")
     from ..artifacts import check_out
-    from ..io.runs import run_format, write_run
+    from ..io.runs import run_format, write_results
     from ..progress import console
     from ..progress import out as stdout
     from ..search import run_query
@@ -68,7 +68,8 @@ def query(
     for note in res.notes or []:
         console.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     res.manifest.params["run_tag"] = run_tag
-    write_run(res.run, out, res.manifest, kind, run_tag, overwrite=overwrite)
+    hits = res.hits
+    write_results(res.qids, hits.docids, hits.scores, hits.valid, out, res.manifest, kind, run_tag, overwrite=overwrite)
     if json_out:
         common.print_json({"out": str(out), "k": res.k, "k_used": res.k_used, **res.manifest.stats})
     else:

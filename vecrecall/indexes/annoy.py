@@ -100,3 +100,14 @@ class AnnoyIndex(Index):
         scores = _to_score(self.metric, dist).astype(np.float32)
         scores[pos < 0] = -np.inf
         return scores, pos
+
+    # ---------------------------------------------------------------- updates (vecrecall.indexes.update)
+    # An annoy forest is immutable once built (the spec says add/delete no): update-index rebuilds it from these.
+
+    def stored_vectors(self) -> Any:
+        """The vectors as annoy stores them (the float32 values given to add_item), in row order."""
+        get = self.index.get_item_vector
+        out = np.empty((self.size, self.dim), dtype=np.float32)
+        for i in range(self.size):
+            out[i] = get(i)
+        return out

@@ -8,7 +8,8 @@ Adding a backend = one module + one registry entry
    (metrics, filter, threads, add/delete, server, input text|vectors) and `rules` for cross-parameter checks
    (reuse `params.ivf_rules`, `nlist_param`, `hnsw_params`… where they fit). Import the native library lazily
    (`lib = LazyModule("lib")` from vecrecall.lazy, or inside methods): `vecrecall --help` reads every spec and must
-   stay fast. Implement:
+   stay fast. An optional library: `LazyModule("lib", hint="pip install 'vecrecall[extra]'")` and, in the spec,
+   `requires=("lib",)`, `install=` that command (a build or sweep then refuses it before reading any data). Implement:
      fit(data, metric, params, seed)   build from an (n, dim) float32 matrix (text backends: a table with `text`);
                                        `params` arrive validated and completed with defaults
      save(directory) / open(directory, metric, dim, params)   native files in the index directory, any process
@@ -31,6 +32,15 @@ Conventions shared by all backends:
 - `search` returns (scores, positions) of shape (n_queries, k): higher score = better for every metric
   (l2 reports the negative squared distance), position -1 = empty slot;
 - positions are row numbers of the vectors given to `build`; the index directory maps them to ids.
+
+Updates (`vecrecall update-index`, flow in vecrecall/indexes/update.py): rows are compacted, never tombstoned in
+ids.parquet. After deleting rows and adding vectors, the index answers exactly as one built over the surviving rows
+(in their old order) followed by the added rows, numbered 0..n-1. A backend declares in its spec what it can do in
+place (`add`, `delete`: True, False or the index types that can) and implements `delete_rows`/`add_rows` (plus
+`open_to_update`/`save_update` when the native index must be opened in a copy, `stored_vectors` when it keeps the
+vectors exactly, so the flow can rebuild it when it cannot update in place). A backend whose native labels cannot be
+renumbered (hnswlib's mark_deleted, Milvus primary keys) keeps `labels` (row → native label, saved as labels.npy);
+`search` then translates row masks and results, so callers only ever see row numbers.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ from .params import BUILD, SEARCH, SearchSettings, Spec, option
 np = LazyModule("numpy")
 
 METRICS = ("ip", "l2", "cosine")
+LABELS_FILE = "labels.npy"  # row → native label, for backends that keep deleted vectors under fixed labels
 
 # name -> "module:Class". The modules import their native library lazily, so reading a spec is cheap.
 REGISTRY: dict[str, str] = {
@@ -58,9 +69,11 @@ REGISTRY: dict[str, str] = {
     "annoy": "vecrecall.indexes.annoy:AnnoyIndex",
     "milvus": "vecrecall.indexes.milvus:MilvusIndex",
     "bm25": "vecrecall.indexes.bm25:BM25Index",
+    "usearch": "vecrecall.indexes.usearch:UsearchIndex",
+    "scann": "vecrecall.indexes.scann:ScannIndex",
 }
 
-__all__ = ["Index", "REGISTRY", "METRICS", "get_backend", "get_spec", "specs", "option", "check_metric", "pad_results"]
+__all__ = ["Index", "REGISTRY", "METRICS", "LABELS_FILE", "read_labels", "get_backend", "get_spec", "specs", "option", "check_metric", "pad_results"]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -77,6 +90,8 @@ class Index(ABC):
     files: ClassVar[tuple[str, ...]] = ()  # native files (or folders) `save` may write, named in load errors
     # True when opening the index rewrites its files (milvus-lite's database): their sizes are then not recorded.
     mutable_files: ClassVar[bool] = False
+    # row → native label when they differ (after deletes on hnswlib or Milvus); None: the label is the row
+    labels: Any = None
 
     def __init__(self, metric: str, dim: int, params: dict[str, Any]) -> None:
         self.metric = metric
@@ -178,7 +193,9 @@ class Index(ABC):
     def load(cls, directory: Path, metric: str, dim: int, params: dict[str, Any]) -> "Index":
         """`open` what `save` wrote; an unreadable native file is one line naming it."""
         try:
-            return cls.open(Path(directory), metric, dim, params)
+            index = cls.open(Path(directory), metric, dim, params)
+            index.labels = read_labels(Path(directory))
+            return index
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to parse a damaged file is the file's fault
@@ -237,7 +254,10 @@ class Index(ABC):
         if search_params or self.settings is None or (self._auto and self.settings.k != k):
             self.configure(search_params, k)
         try:
-            return self._search(queries, k, allowed)
+            if self.labels is None:
+                return self._search(queries, k, allowed)
+            scores, found = self._search(queries, k, None if allowed is None else self._label_mask(allowed))
+            return scores, self._label_rows(found)
         except UserError:
             raise
         except self.errors as exc:  # type: ignore[misc]
@@ -261,12 +281,77 @@ class Index(ABC):
         notes, self._notes = self._notes, []
         return notes
 
+    # ------------------------------------------------------------------ updates (vecrecall.indexes.update)
+
+    @property
+    def rows(self) -> int:
+        """Rows the index directory maps (ids.parquet's length): `size` less the deleted vectors a backend keeps."""
+        return len(self.labels) if self.labels is not None else self.size
+
+    def cannot(self, op: str) -> str | None:
+        """Why `op` ('add' or 'delete') cannot run in place on this index (update-index then rebuilds it), or None."""
+        if self.spec.can(op, self.index_type):
+            return None
+        return f"{self.label()} cannot {op} vectors in place"
+
+    @classmethod
+    def open_to_update(cls, base: Path, work: Path, metric: str, dim: int, params: dict[str, Any]) -> "Index":
+        """The index directory `base`, opened to be changed and saved into the new directory `work` (`base` itself
+        is never written: a backend whose native files change in place copies them into `work` first)."""
+        return cls.load(base, metric, dim, params)
+
+    def delete_rows(self, rows: Any) -> None:
+        """Delete `rows` (sorted unique positions); the others keep their order, renumbered 0..n-1."""
+        raise UserError(self.cannot("delete") or f"{self.label()} cannot delete vectors in place")
+
+    def add_rows(self, data: Any) -> None:
+        """Append an (m, dim) float32 matrix (already normalised for cosine) as rows n..n+m-1."""
+        raise UserError(self.cannot("add") or f"{self.label()} cannot add vectors in place")
+
+    def save_update(self, directory: Path) -> None:
+        """Write the updated index into `directory` (the `work` of `open_to_update`)."""
+        self.save(directory)
+        if self.labels is not None:
+            np.save(directory / LABELS_FILE, np.asarray(self.labels, dtype=np.int64))
+
+    def stored_vectors(self) -> Any:
+        """The (rows, dim) float32 vectors in row order when the index keeps them exactly, else None (compressed
+        codes, text): what update-index rebuilds from when the backend cannot update in place."""
+        return None
+
+    def current_labels(self) -> Any:
+        """The native label of every row."""
+        return self.labels if self.labels is not None else np.arange(self.size, dtype=np.int64)
+
+    def _label_mask(self, allowed: Any) -> Any:
+        mask = np.zeros(int(self.labels.max()) + 1 if len(self.labels) else 0, dtype=bool)
+        mask[self.labels] = np.asarray(allowed, dtype=bool)
+        return mask
+
+    def _label_rows(self, found: Any) -> Any:
+        cached = getattr(self, "_inverse", None)
+        if cached is not None and cached[0] is self.labels:
+            inverse = cached[1]
+        else:  # built once per labels array (update methods assign a new one)
+            inverse = np.full(int(self.labels.max()) + 1 if len(self.labels) else 0, -1, dtype=np.int64)
+            inverse[self.labels] = np.arange(len(self.labels))
+            self._inverse = (self.labels, inverse)
+        found = np.asarray(found, dtype=np.int64)
+        inside = (found >= 0) & (found < len(inverse))
+        return np.where(inside, inverse[np.where(inside, found, 0)], -1)
+
     # ------------------------------------------------------------------ resources
 
     def set_threads(self, n: int | None) -> int | None:
         """Limit the threads the native index searches with (None: its default); returns the previous setting.
         OpenMP/BLAS pools are capped by the caller (threadpoolctl); this is for a library's own pool."""
         return None
+
+
+def read_labels(directory: Path) -> Any:
+    """The row → native label map an updated index directory keeps (None when the label is the row)."""
+    path = Path(directory) / LABELS_FILE
+    return np.load(path) if path.is_file() else None
 
 
 def get_backend(name: str) -> type[Index]:

@@ -19,6 +19,11 @@ np = LazyModule("numpy")
 FILE = "index.faiss"
 IVF_TYPES = ("IVF", "IVFPQ")
 ADD_BLOCK = 65536
+HNSW_UPDATE_EF = 200  # efConstruction below which update-index says an HNSW graph grown by additions loses recall
+# Training sample per k-means centroid: faiss warns below 39 points per centroid and subsamples above 256
+# (ClusteringParameters min/max_points_per_centroid); 64 is above the warning at a quarter of the cap's cost.
+TRAIN_PER_CENTROID = 64
+FACTORY_MIN_CENTROIDS = 256  # a --factory string may hold a PQ (256 centroids per sub-quantizer) without an IVF
 
 
 def _min_train(params: dict[str, Any]) -> int:
@@ -27,7 +32,8 @@ def _min_train(params: dict[str, Any]) -> int:
 
 
 def _default_train_size(c: dict[str, Any]) -> int:
-    return min(c["n"], max(256 * max(1, c.get("nlist", 1)), _min_train(c)))
+    """min(n, 64 × the most centroids one k-means trains: nlist IVF lists, 2^pq_bits PQ centroids)."""
+    return min(c["n"], TRAIN_PER_CENTROID * _min_train(c))
 
 
 def _rules(params: dict[str, Any], ctx: dict[str, Any], where: str) -> None:
@@ -65,7 +71,7 @@ SPEC = Spec(
               default_text="from --index-type", types=("factory",), column=False, single=True),
         nlist_param(IVF_TYPES),
         Param("train_size", int, "Vectors sampled (with --seed) to train IVF/PQ.", low=1,
-              default=Derived("min(n, 256·nlist)", _default_train_size),
+              default=Derived("min(n, 64·max(nlist, 2^pq_bits))", _default_train_size),
               types=(*IVF_TYPES, "factory"), column=False),
         *pq_params(("IVFPQ",)),
         hnsw_params(("HNSW",), m=32, ef_construction=40, m_high=10000)[0],
@@ -80,6 +86,7 @@ SPEC = Spec(
     filter="before ranking (Flat, IVF, HNSW; other factories after)",
     threads=True,
     add=True,
+    delete=("Flat", "IVF", "IVFPQ"),  # HNSW graphs have no removal: update-index rebuilds them
     package="faiss-cpu",
     rules=_rules,
     infer_type=lambda given: "factory" if given.get("factory") else None,
@@ -136,7 +143,9 @@ class FaissIndex(Index):
                 ivf.cp.seed = seed
                 if ivf.nlist > n:
                     raise UserError(f"--factory {factory}: {ivf.nlist} IVF lists but only {n:,} vectors")
-            size = int(params.get("train_size") or min(n, 256 * max(1, getattr(ivf, "nlist", 1))))
+            # From a VectorRows (build-index) data[rows] reads the sample block by block, not the whole matrix.
+            size = int(params.get("train_size")
+                       or TRAIN_PER_CENTROID * max(FACTORY_MIN_CENTROIDS, getattr(ivf, "nlist", 1)))
             size = min(size, n)
             rows = np.sort(np.random.default_rng(seed).choice(n, size, replace=False)) if size < n else slice(None)
             params["train_size"] = size
@@ -229,6 +238,114 @@ class FaissIndex(Index):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "ntotal": int(self.index.ntotal)}
+
+    # ---------------------------------------------------------------- updates (vecrecall.indexes.update)
+
+    def _structure(self) -> tuple[str | None, bool]:
+        """('flat' | 'ivf' | 'hnsw' | None, whether a transform such as PCA comes first) of the native index."""
+        idx, transformed = faiss.downcast_index(self.index), False
+        while isinstance(idx, faiss.IndexPreTransform):
+            idx, transformed = faiss.downcast_index(idx.index), True
+        if isinstance(idx, faiss.IndexFlatCodes):
+            return "flat", transformed
+        if isinstance(idx, faiss.IndexIVF):
+            return "ivf", transformed
+        if isinstance(idx, faiss.IndexHNSW):
+            return "hnsw", transformed
+        return None, transformed
+
+    def cannot(self, op: str) -> str | None:
+        """Flat-coded and IVF indexes add and delete in place (any factory string); HNSW graphs only add."""
+        kind, _ = self._structure()
+        if kind in ("flat", "ivf") or (kind == "hnsw" and op == "add"):
+            return None
+        if kind == "hnsw":
+            return f"{self.label()} cannot delete vectors (a faiss HNSW graph has no removal)"
+        return f"faiss {self.params.get('factory', self.index_type)} cannot {op} vectors in place"
+
+    def delete_rows(self, rows: Any) -> None:
+        """remove_ids; flat codes close the gaps themselves, IVF lists keep their ids, which are renumbered here."""
+        if self.cannot("delete"):
+            super().delete_rows(rows)
+        n = int(self.index.ntotal)
+        rows = np.asarray(rows, dtype=np.int64)
+        self.index.remove_ids(faiss.IDSelectorBatch(rows))
+        if self._ivf is not None:
+            remap = np.full(n, -1, dtype=np.int64)
+            keep = np.ones(n, dtype=bool)
+            keep[rows] = False
+            remap[keep] = np.arange(int(keep.sum()))
+            lists = self._ivf.invlists
+            for no in range(self._ivf.nlist):
+                size = lists.list_size(no)
+                if not size:
+                    continue
+                ids = remap[faiss.rev_swig_ptr(lists.get_ids(no), size)]
+                codes = faiss.rev_swig_ptr(lists.get_codes(no), size * lists.code_size).copy()
+                lists.update_entries(no, 0, size, faiss.swig_ptr(ids), faiss.swig_ptr(codes))
+
+    def add_rows(self, data: Any) -> None:
+        """`add` (faiss numbers new vectors ntotal, ntotal+1…); HNSW on one thread unless --threads, as in fit."""
+        if self.cannot("add"):
+            super().add_rows(data)
+        threads = self.params.get("threads") or (1 if self._hnsw is not None else 0)
+        previous = faiss.omp_get_max_threads()
+        if threads:
+            faiss.omp_set_num_threads(int(threads))
+        try:
+            for start in range(0, len(data), ADD_BLOCK):
+                self.index.add(np.ascontiguousarray(data[start : start + ADD_BLOCK], dtype=np.float32))
+        finally:
+            faiss.omp_set_num_threads(previous)
+        if self._hnsw is not None and self._hnsw.efConstruction < HNSW_UPDATE_EF:
+            # Measured (bench/update_recall.py, 50k clustered, 10k added): at efConstruction 40 the grown graph had
+            # recall@10 0.03 below a fresh build; at 200 it equalled one.
+            self.note(f"{self.label()} was built with efConstruction {self._hnsw.efConstruction}: graphs grown by "
+                      f"additions at that beam lose recall against a fresh build; build with --ef-construction "
+                      f"{HNSW_UPDATE_EF} or more, or run vecrecall rebuild from time to time")
+
+    def stored_vectors(self) -> Any:
+        """Flat, HNSW-over-Flat and IVF-Flat indexes keep the vectors exactly; compressed codes return None."""
+        idx = faiss.downcast_index(self.index)
+        n = int(idx.ntotal)
+        if isinstance(idx, (faiss.IndexFlat, faiss.IndexHNSWFlat)):
+            return idx.reconstruct_n(0, n) if n else np.zeros((0, self.dim), dtype=np.float32)
+        if isinstance(idx, faiss.IndexIVFFlat):
+            out = np.zeros((n, self.dim), dtype=np.float32)
+            for no, ids, vectors in self._ivf_entries():
+                out[ids] = vectors
+            return out
+        return None
+
+    def _ivf_entries(self, sample: Any = None) -> Any:
+        """(list number, ids, decoded vectors) per non-empty IVF list; `sample` (per list: offsets) restricts them."""
+        ivf, lists = self._ivf, self._ivf.invlists
+        for no in range(ivf.nlist):
+            size = lists.list_size(no)
+            take = np.arange(size) if sample is None else sample.get(no, np.zeros(0, dtype=np.int64))
+            if not size or not len(take):
+                continue
+            ids = faiss.rev_swig_ptr(lists.get_ids(no), size)[take].copy()
+            codes = faiss.rev_swig_ptr(lists.get_codes(no), size * lists.code_size).reshape(size, -1)[take].copy()
+            out = np.empty((len(take), ivf.d), dtype=np.float32)
+            list_nos = np.full(len(take), no, dtype=np.int64)  # kept alive: swig_ptr holds no reference
+            ivf.decode_vectors(len(take), faiss.swig_ptr(codes), faiss.swig_ptr(list_nos), faiss.swig_ptr(out))
+            yield no, ids, out
+
+    def list_sizes(self) -> Any:
+        """Entries per IVF list (None for other structures or a transformed IVF)."""
+        kind, transformed = self._structure()
+        if kind != "ivf" or transformed:
+            return None
+        lists = self._ivf.invlists
+        return np.array([lists.list_size(no) for no in range(self._ivf.nlist)], dtype=np.int64)
+
+    def indexed_centroid_distances(self, offsets: dict[int, Any]) -> Any:
+        """Euclidean distance from stored entries (as decoded from their codes) to the centroid of their list.
+        `offsets`: list number → entry offsets in that list."""
+        centroids = self._ivf.quantizer.reconstruct_n(0, self._ivf.nlist)
+        parts = [np.linalg.norm(v - centroids[no], axis=1) for no, _, v in self._ivf_entries(offsets)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def _ivf(index: Any) -> Any:

@@ -156,3 +156,36 @@ class HnswlibIndex(Index):
         finally:
             self.index.set_ef(self._ef)
         return pad_results(scores, rows, k)
+
+    # ---------------------------------------------------------------- updates (vecrecall.indexes.update)
+    # hnswlib labels are fixed once added: a deleted vector stays in the graph marked deleted (mark_deleted: it still
+    # guides searches but is never returned) and `labels` maps rows to the labels that remain. Added vectors get new
+    # slots rather than the deleted ones' (replace_deleted): on 4,000 clustered vectors with 10% deleted, reusing slots
+    # cost 0.018 recall@10 at ef 10 against a fresh build, new slots none. `vecrecall rebuild` drops the deleted ones.
+
+    def delete_rows(self, rows: Any) -> None:
+        labels = self.current_labels()
+        for label in labels[rows].tolist():
+            self.index.mark_deleted(int(label))
+        self.labels = np.delete(labels, rows)
+
+    def add_rows(self, data: Any) -> None:
+        """New labels above every label in use (deleted ones included), in new slots."""
+        m = len(data)
+        if not m:
+            return
+        count = int(self.index.get_current_count())
+        if count + m > int(self.index.get_max_elements()):
+            self.index.resize_index(count + m)
+        first = max(self.index.get_ids_list(), default=-1) + 1
+        new = np.arange(first, first + m, dtype=np.int64)
+        for start in range(0, m, ADD_BLOCK):
+            block = np.ascontiguousarray(data[start : start + ADD_BLOCK], dtype=np.float32)
+            self.index.add_items(block, new[start : start + len(block)], num_threads=int(self.params.get("threads", 1)))
+        if self.labels is not None:  # else no row was ever deleted: the new labels are the new rows
+            self.labels = np.concatenate([self.labels, new])
+
+    def stored_vectors(self) -> Any:
+        if not self.rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.index.get_items(self.current_labels(), return_type="numpy"), dtype=np.float32)

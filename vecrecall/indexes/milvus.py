@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 from ..errors import UserError
 from ..lazy import LazyModule, need
 from ..progress import progress
-from .base import Index, pad_results
+from .base import LABELS_FILE, Index, pad_results, read_labels
 from .params import Derived, Param, Spec, ef_search_param, hnsw_params, ivf_rules, nlist_param, nprobe_param, pq_params
 
 np = LazyModule("numpy")
@@ -41,7 +41,8 @@ SERVER_FILE = "milvus.json"
 TOKEN_ENV = "MILVUS_TOKEN"
 CONNECT_TIMEOUT_S = 5.0
 MAX_TOPK = 16384  # Milvus's limit on `limit`
-INSERT_BATCH = 2048
+INSERT_BATCH = 2048  # rows per insert call, at most…
+INSERT_BYTES = 8 << 20  # …and at most this many vector bytes (a Milvus server refuses gRPC messages over 64 MB)
 SEARCH_BATCH = 256
 VECTOR_FIELD = "vec"
 ROW_FIELD = "row"
@@ -295,11 +296,15 @@ class MilvusIndex(Index):
         schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dim)
         client.create_collection(name, schema=schema)
         n = data.shape[0]
+        # Streamed: one batch read (from build-index's VectorRows: from the file), sent and dropped at a time, so
+        # the client holds one batch whatever the corpus size; the server stores and indexes the collection.
+        step = insert_batch_rows(dim)
         with progress("insert into milvus", n, "vectors") as advance:
-            for start in range(0, n, INSERT_BATCH):
-                block = np.ascontiguousarray(data[start : start + INSERT_BATCH], dtype=np.float32)
+            for start in range(0, n, step):
+                block = np.ascontiguousarray(data[start : start + step], dtype=np.float32)
                 client.insert(name, [{ROW_FIELD: start + i, VECTOR_FIELD: v} for i, v in enumerate(block)])
                 advance(len(block))
+                del block
         client.flush(name)  # seal the segments, so the index is built over all of them
         index = client.prepare_index_params()
         # Servers read the flat keys; milvus-lite reads the JSON 'params' entry (older pymilvus wire format).
@@ -419,6 +424,81 @@ class MilvusIndex(Index):
         except Exception:  # noqa: BLE001 - describe is best effort (e.g. after save closed the connection)
             pass
         return {**super().describe(), "rows": rows}
+
+    # ---------------------------------------------------------------- updates (vecrecall.indexes.update)
+    # Primary keys are fixed: a deleted row's key goes, the others keep theirs and `labels` maps rows to them. The
+    # milvus-lite database is copied into the new index directory and changed there; the base is never written.
+
+    def cannot(self, op: str) -> str | None:
+        return _server_refusal(self.params["milvus_uri"]) if self.params.get("milvus_uri") else None
+
+    @classmethod
+    def open_to_update(cls, base: Path, work: Path, metric: str, dim: int, params: dict[str, Any]) -> "MilvusIndex":
+        if params.get("milvus_uri"):
+            raise UserError(f"{base}: {_server_refusal(params['milvus_uri'])}")
+        if not (base / LITE_DB).exists():
+            raise UserError(f"{base}: incomplete Milvus index ({LITE_DB} missing); rebuild it with vecrecall build-index")
+        shutil.copytree(base / LITE_DB, work / LITE_DB, ignore=shutil.ignore_patterns("LOCK"))
+        opened = cls.open(work, metric, dim, params)
+        opened.labels = read_labels(base)
+        return opened
+
+    def delete_rows(self, rows: Any) -> None:
+        labels = self.current_labels()
+        gone = labels[rows].tolist()
+        for start in range(0, len(gone), MAX_TOPK):
+            self.client.delete(self.collection, ids=gone[start : start + MAX_TOPK])
+        self.client.flush(self.collection)
+        self.labels = np.delete(labels, rows)
+        self._size = None
+
+    def add_rows(self, data: Any) -> None:
+        m = len(data)
+        if not m:
+            return
+        labels = self.current_labels()
+        first = int(labels.max()) + 1 if len(labels) else 0
+        with progress("insert into milvus", m, "vectors") as advance:
+            for start in range(0, m, INSERT_BATCH):
+                block = np.ascontiguousarray(data[start : start + INSERT_BATCH], dtype=np.float32)
+                self.client.insert(self.collection, [{ROW_FIELD: first + start + i, VECTOR_FIELD: v}
+                                                     for i, v in enumerate(block)])
+                advance(len(block))
+        self.client.flush(self.collection)
+        if self.labels is not None or first != len(labels):
+            self.labels = np.concatenate([labels, np.arange(first, first + m, dtype=np.int64)])
+        self._size = None
+
+    def save_update(self, directory: Path) -> None:
+        """The database in `directory` already holds the change: close it (releasing its lock) and record labels."""
+        self.client.flush(self.collection)
+        self.handle.close()
+        (directory / LITE_DB / "LOCK").unlink(missing_ok=True)
+        if self.labels is not None:
+            np.save(directory / LABELS_FILE, np.asarray(self.labels, dtype=np.int64))
+
+    def stored_vectors(self) -> Any:
+        """The vectors of every row, read back from the collection (Milvus keeps them as given)."""
+        labels = self.current_labels()
+        out = np.zeros((len(labels), self.dim), dtype=np.float32)
+        where = {int(label): row for row, label in enumerate(labels.tolist())}
+        for start in range(0, len(labels), MAX_TOPK):
+            part = labels[start : start + MAX_TOPK].tolist()
+            for hit in self.client.query(self.collection, filter=f"{ROW_FIELD} in [{', '.join(map(str, part))}]",
+                                         output_fields=[ROW_FIELD, VECTOR_FIELD], limit=len(part)):
+                out[where[int(hit[ROW_FIELD])]] = np.asarray(hit[VECTOR_FIELD], dtype=np.float32)
+        return out
+
+
+def _server_refusal(uri: str) -> str:
+    return (f"milvus on a server ({uri}) is not updated by update-index: every version of the index directory would "
+            "point to the same collection; build a new collection with vecrecall build-index --milvus-uri … "
+            "--collection NEW")
+
+
+def insert_batch_rows(dim: int) -> int:
+    """Rows per insert: INSERT_BATCH, fewer for wide vectors so one request stays under INSERT_BYTES."""
+    return max(1, min(INSERT_BATCH, INSERT_BYTES // (4 * max(1, dim))))
 
 
 def rows_expression(allowed: Any) -> str:

@@ -8,6 +8,7 @@ The pattern follows faiss's `ParameterSpace` (tunable parameters with ranges) an
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -148,6 +149,15 @@ class Param:
         raise UserError(f"{self.option} {text}: {where} takes {self.range_text()}")
 
 
+def _flag(flag: bool | tuple[str, ...]) -> str:
+    """'yes', 'no', or the index types a capability applies to ('Flat/IVF/IVFPQ')."""
+    return "/".join(flag) if isinstance(flag, tuple) else ("yes" if flag else "no")
+
+
+def _json_flag(flag: bool | tuple[str, ...]) -> bool | list[str]:
+    return list(flag) if isinstance(flag, tuple) else flag
+
+
 def _int_text(text: str) -> int | float:
     text = text.strip()
     try:
@@ -182,10 +192,13 @@ class Spec:
     metrics: tuple[str, ...] = ("ip", "l2", "cosine")
     filter: str = "after"
     threads: bool = False  # build/search thread count is controllable
-    add: bool = False
-    delete: bool = False
+    # update-index in place: True, False, or the index types that can (the others are rebuilt; see indexes/update.py)
+    add: bool | tuple[str, ...] = False
+    delete: bool | tuple[str, ...] = False
     server: bool = False
     package: str = ""  # the PyPI distribution(s) behind it, for `vecrecall backends`
+    requires: tuple[str, ...] = ()  # optional top-level modules it needs, checked before a build (check_installed)
+    install: str = ""  # the pip command that brings them, e.g. "pip install 'vecrecall[ann]'"
     rules: Rule | None = None
     search_rules: Rule | None = None
     infer_type: Callable[[dict[str, Any]], str | None] | None = None  # an index type implied by other parameters
@@ -225,13 +238,18 @@ class Spec:
         if self.index_types:
             caps.append(f"types {', '.join(self.index_types)}")
         caps.append(f"filter {self.filter}")
-        caps += [f"{what} {'yes' if flag else 'no'}" for what, flag in
+        caps += [f"{what} {_flag(flag)}" for what, flag in
                  (("threads", self.threads), ("add", self.add), ("delete", self.delete), ("server", self.server))]
         if self.exact_types:
             caps.append(f"exact: {', '.join(self.exact_types)}")
         if self.package:
             caps.append(f"package {self.package}")
         return caps
+
+    def can(self, op: str, index_type: str | None = None) -> bool:
+        """Whether `op` ('add' or 'delete') runs in place on an index of `index_type` (else update-index rebuilds)."""
+        flag = getattr(self, op)
+        return flag if isinstance(flag, bool) else index_type in flag
 
     def label(self, index_type: str | None = None) -> str:
         return f"{self.name} {index_type}" if index_type and len(self.index_types) > 1 else self.name
@@ -269,7 +287,17 @@ class Spec:
             if p is None or p.kind != kind or name not in names:
                 raise UserError(self.does_not_apply(name, kind, index_type, names))
             out[name] = p.parse(value, where)
+        if kind == BUILD:
+            self.check_installed()
         return out
+
+    def check_installed(self) -> None:
+        """Refuse a backend whose optional library is missing before any data is read or anything is built (a sweep
+        checks its whole grid first), with the pip command that installs it. Finds the module without importing it."""
+        for module in self.requires:
+            if importlib.util.find_spec(module) is None:
+                raise UserError(f"--backend {self.name} needs the Python package '{module}', which is not installed; "
+                                f"install it with: {self.install or 'pip install ' + module}")
 
     def does_not_apply(self, name: str, kind: str, index_type: str | None, names: Iterable[str] | None = None) -> str:
         names = self.names(kind, index_type) if names is None else [n for n in self.names(kind) if n in set(names)]
@@ -320,8 +348,8 @@ class Spec:
         return {
             "name": self.name, "summary": self.summary, "input": self.input, "metrics": list(self.metrics),
             "index_types": list(self.index_types), "exact_index_types": list(self.exact_types),
-            "capabilities": {"filter": self.filter, "threads": self.threads, "add": self.add, "delete": self.delete,
-                             "server": self.server},
+            "capabilities": {"filter": self.filter, "threads": self.threads, "add": _json_flag(self.add),
+                             "delete": _json_flag(self.delete), "server": self.server},
             "package": self.package,
             "params": [{"name": p.name, "option": p.option, "kind": p.kind, "type": TYPE_NAMES.get(p.type, "value"),
                         "default": p.shown_default(), "valid": p.range_text(), "index_types": list(p.types),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import operator
 import sys
 import zlib
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..errors import UserError
 
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = "\ufeff"
+_starts_with_bom = operator.methodcaller("startswith", BOM)
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # documents longer than csv's 128 kB default are ordinary
@@ -48,6 +50,9 @@ def _decode(raw: bytes, path: Path, lineno: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if lineno == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise UserError(f"{path} line 1: UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; save the "
+                            "file as UTF-8 (e.g. iconv -f utf-16 -t utf-8)") from None
         raise UserError(f"{path} line {lineno}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
                         "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
@@ -68,6 +73,10 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                     text = [_decode(raw, p, lineno + i) for i, raw in enumerate(block, 1)]
                 if lineno == 0 and text[0].startswith(BOM):
                     text[0] = text[0][1:]
+                if any(map(_starts_with_bom, text)):  # only the file's start may hold one: files were concatenated
+                    i = next(i for i, line in enumerate(text) if line.startswith(BOM))
+                    raise UserError(f"{p} line {lineno + i + 1}: starts with a byte-order mark (U+FEFF), as when files "
+                                    "are joined with cat; remove it (e.g. sed -i 's/^\\xEF\\xBB\\xBF//' FILE)")
                 yield from enumerate(text, lineno + 1)
                 lineno += len(text)
     except _READ_ERRORS as exc:

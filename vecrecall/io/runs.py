@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..artifacts import Manifest, atomic_file, optional_manifest
 from ..errors import UserError
+
+if TYPE_CHECKING:  # pandas is imported where a run is read or made a table: `query` writes TREC runs without it
+    import pandas as pd
 
 COLUMNS = ["qid", "docid", "rank", "score"]
 
@@ -22,7 +25,7 @@ def run_format(path: str | Path, fmt: str | None = None) -> str:
     return "parquet" if str(path).lower().endswith(".parquet") else "trec"
 
 
-def _check_unique(df: pd.DataFrame, where: str, line_of=None) -> None:
+def _check_unique(df: "pd.DataFrame", where: str, line_of=None) -> None:
     dup = df.duplicated(["qid", "docid"], keep="first")
     if dup.any():
         i = int(np.argmax(dup.to_numpy()))
@@ -31,7 +34,7 @@ def _check_unique(df: pd.DataFrame, where: str, line_of=None) -> None:
         raise UserError(f"{where}{loc}: document '{r.docid}' appears twice for query '{r.qid}'; a run lists each document once per query")
 
 
-def _check_scores(df: pd.DataFrame, where: str, allow_inf: bool, line_of=None) -> None:
+def _check_scores(df: "pd.DataFrame", where: str, allow_inf: bool, line_of=None) -> None:
     """Refuse NaN scores (no rank order: every measure would depend on where NaN sorts) and, unless `allow_inf`,
     ±inf (min-max and z-score normalisation, fusion and decay turn them into NaN)."""
     scores = df["score"].to_numpy(dtype=float)
@@ -49,9 +52,11 @@ def _check_scores(df: pd.DataFrame, where: str, allow_inf: bool, line_of=None) -
 RUN_LAYOUTS = "'qid Q0 docno rank score tag' (TREC, 6 fields) or 'qid docid rank' (MS MARCO, 3 fields)"
 
 
-def _read_text_run(p: Path) -> tuple[pd.DataFrame, list[int]]:
+def _read_text_run(p: Path) -> "tuple[pd.DataFrame, list[int]]":
     """A TREC (6 fields) or MS MARCO (3 fields: qid docid rank; score = 1/rank, as Anserini's converter writes)
     run; the layout is fixed by the first line and every line must match it. (rows, line number of each row)."""
+    import pandas as pd
+
     from .files import iter_lines
 
     # columns of strings only (lists of lists would keep the garbage collector busy on large runs)
@@ -96,8 +101,10 @@ def _read_text_run(p: Path) -> tuple[pd.DataFrame, list[int]]:
     return pd.DataFrame({"qid": qids, "docid": docids, "rank": rank, "score": score}, columns=COLUMNS), lines
 
 
-def _read_parquet_run(p: Path) -> tuple[pd.DataFrame, bool]:
+def _read_parquet_run(p: Path) -> "tuple[pd.DataFrame, bool]":
     """(rows, whether the file has a rank column)."""
+    import pandas as pd
+
     from .files import read_parquet
     from .ids import norm_ids
 
@@ -127,7 +134,7 @@ def _read_parquet_run(p: Path) -> tuple[pd.DataFrame, bool]:
     return out[COLUMNS], has_rank
 
 
-def read_run(path: str | Path, allow_inf: bool = False) -> pd.DataFrame:
+def read_run(path: str | Path, allow_inf: bool = False) -> "pd.DataFrame":
     """Read a run: TREC text (`qid Q0 docno rank score tag`), MS MARCO text (`qid docid rank`, score 1/rank), either
     gzipped, or Parquet (`qid, docid, score[, rank]`; typed ids follow io/ids.py). Columns `qid, docid, rank, score`.
 
@@ -153,7 +160,7 @@ def read_run(path: str | Path, allow_inf: bool = False) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def rank_run(df: pd.DataFrame) -> pd.DataFrame:
+def rank_run(df: "pd.DataFrame") -> "pd.DataFrame":
     """Sort each query's documents by score and number them from 1. Ties are broken as trec_eval does (docid
     descending), so the written order is the order every measure sees."""
     df = df.sort_values(["qid", "score", "docid"], ascending=[True, False, False], kind="mergesort").reset_index(drop=True)
@@ -161,7 +168,11 @@ def rank_run(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def write_run(df: pd.DataFrame, path: str | Path, manifest: Manifest | None = None, fmt: str | None = None,
+def _trec_line(qid: Any, docid: Any, rank: Any, score: float, tag: str) -> str:
+    return f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n"
+
+
+def write_run(df: "pd.DataFrame", path: str | Path, manifest: Manifest | None = None, fmt: str | None = None,
               tag: str = "vecrecall", overwrite: bool = True) -> Path:
     """Write a run (TREC text or Parquet by extension/`fmt`) and its manifest beside it as one unit: a reader sees
     the old run with its old manifest or the new run with its new one, never a mix (see vecrecall.artifacts).
@@ -177,7 +188,26 @@ def write_run(df: pd.DataFrame, path: str | Path, manifest: Manifest | None = No
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for q, d, r, s in zip(df["qid"], df["docid"], df["rank"], df["score"]):
-                    fh.write(f"{q} Q0 {d} {r} {float(s)!r} {tag}\n")
+                    fh.write(_trec_line(q, d, r, s, tag))
+    return p
+
+
+def write_results(qids: list[str], docids: np.ndarray, scores: np.ndarray, valid: np.ndarray, path: str | Path,
+                  manifest: Manifest | None = None, fmt: str | None = None, tag: str = "vecrecall",
+                  overwrite: bool = True) -> Path:
+    """`write_run(results_to_run(qids, docids, scores, valid), ...)` byte for byte, without making a DataFrame for
+    a TREC run (so `vecrecall query` need not import pandas): (queries × k) ids and scores, rank = slot + 1."""
+    if run_format(path, fmt) == "parquet":
+        return write_run(results_to_run(qids, docids, scores, valid), path, manifest, fmt, tag, overwrite)
+    p = Path(path)
+    if manifest is not None:
+        manifest.params.setdefault("format", "trec")
+    with atomic_file(p, overwrite=overwrite, manifest=manifest) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            # _trec_line's format, inlined: a function call per line costs as much as the search on small runs
+            for qid, drow, srow, vrow in zip(qids, docids.tolist(), scores.astype(float).tolist(), valid.tolist()):
+                fh.write("".join([f"{qid} Q0 {d} {r} {s!r} {tag}\n"
+                                  for r, (d, s, v) in enumerate(zip(drow, srow, vrow), 1) if v]))
     return p
 
 
@@ -186,8 +216,10 @@ def run_manifest(path: str | Path) -> Manifest | None:
     return optional_manifest(path)
 
 
-def results_to_run(qids: list[str], docids: np.ndarray, scores: np.ndarray, valid: np.ndarray | None = None) -> pd.DataFrame:
+def results_to_run(qids: list[str], docids: np.ndarray, scores: np.ndarray, valid: np.ndarray | None = None) -> "pd.DataFrame":
     """Turn (queries × k) id/score matrices into a ranked run; `valid` masks empty slots."""
+    import pandas as pd
+
     k = docids.shape[1] if docids.ndim == 2 else 0
     q = np.repeat(np.asarray(qids, dtype=object), k)
     d = docids.reshape(-1)

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 import pandas as pd
@@ -54,15 +55,27 @@ class Comparison:
 
 
 def compare(stock: str, finetuned: Path, corpus_path: str | Path, queries_file: Path, qrels: pd.DataFrame, k: int,
-            baseline_run: pd.DataFrame | None = None, fields: Any = None) -> Comparison:
-    """Stock vs finetuned on the held-out queries (nDCG@10, R@100, MAP; paired t-test p-values)."""
+            baseline_run: pd.DataFrame | None = None, fields: Any = None,
+            span: Callable[[str], ContextManager[Any]] | None = None) -> Comparison:
+    """Stock vs finetuned on the held-out queries (nDCG@10, R@100, MAP; paired t-test p-values).
+
+    Both models encode through the vector cache: the stock model's vectors are cache hits when this corpus was
+    encoded with it before (or mined with it in this run), and the finetuned model's vectors are stored under its
+    fingerprint, so a later `vecrecall encode --model <finetuned dir>` of the same corpus reads them back instead of
+    encoding again. This relies on the model directory being complete (every file but its manifest.json, which
+    the fingerprint leaves out) before this runs. `span(name)` times the phases ("held-out stock", "held-out
+    finetuned", "held-out scoring")."""
+    span = span or (lambda name: contextlib.nullcontext())
     qids = set(qrels["qid"])
-    if baseline_run is None:
-        base = exact_run(stock, corpus_path, queries_file, k, fields)
-    else:
-        base = baseline_run[baseline_run["qid"].isin(qids)]
-    ft = exact_run(str(finetuned), corpus_path, queries_file, k, fields, use_cache=False)
-    report = evaluate_runs(qrels, {"stock": base, "finetuned": ft}, MEASURES)
+    with span("held-out stock"):
+        if baseline_run is None:
+            base = exact_run(stock, corpus_path, queries_file, k, fields)
+        else:
+            base = baseline_run[baseline_run["qid"].isin(qids)]
+    with span("held-out finetuned"):
+        ft = exact_run(str(finetuned), corpus_path, queries_file, k, fields)
+    with span("held-out scoring"):
+        report = evaluate_runs(qrels, {"stock": base, "finetuned": ft}, MEASURES)
     return Comparison(report, len(qids))
 
 

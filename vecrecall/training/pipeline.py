@@ -17,8 +17,9 @@ from ..errors import UserError
 from . import negatives as neg
 from .data import Corpus, Pair, QuerySplit, data_fingerprint, load_corpus, load_jsonl_pairs, pairs_from_qrels, positives_by_qid, split_queries
 from .losses import DISTILL_MODES, LossSettings, get_loss
+from .phases import Phases
 from .querymix import MixRow, apply_mix, parse_mix
-from .trainer import TrainResult, TrainSettings, build_tables, train
+from .trainer import TrainResult, TrainSettings, build_tables, configure_torch, train
 
 TEACHER_TRANSFORMS = ("none", "sigmoid", "minmax")
 
@@ -66,6 +67,7 @@ class FinetuneResult:
     result: TrainResult
     comparison: Any = None
     notes: list[str] = field(default_factory=list)
+    phases: Phases = field(default_factory=Phases)
 
 
 def _model_path(spec: str) -> tuple[Path, str]:
@@ -85,6 +87,7 @@ def _model_path(spec: str) -> tuple[Path, str]:
 def _validate(o: FinetuneOptions) -> None:
     check_out(o.out, o.overwrite)
     get_loss(o.loss)
+    _check_ranges(o)
     s = o.loss_settings
     if s.distill_mode not in DISTILL_MODES:
         raise UserError(f"--distill-mode {s.distill_mode}: choose {' or '.join(DISTILL_MODES)}")
@@ -100,20 +103,43 @@ def _validate(o: FinetuneOptions) -> None:
         raise UserError("--split-queries splits judged queries: pass --qrels, --queries and --corpus")
     if o.dev_queries and o.split_queries is None:
         raise UserError("--dev-queries takes queries from the training side of --split-queries; pass --split-queries")
-    if o.train_settings.eval_every and not o.dev_queries:
+    if o.train_settings.eval_every is not None and not o.dev_queries:
         raise UserError("--eval-every needs dev queries: pass --dev-queries N (taken from the training queries)")
     if o.teacher_run is not None and o.loss != "distill":
         raise UserError("--teacher-run is used by --loss distill; pass --loss distill or drop --teacher-run")
-    if s.scale <= 0 or s.gamma <= 0:
-        raise UserError("--scale and --gamma must be positive")
-    ts = o.train_settings
-    if ts.batch_size < 2 or ts.epochs <= 0 or ts.lr <= 0 or not 0 <= ts.warmup < 1:
-        raise UserError("need --batch-size ≥ 2, --epochs > 0, --lr > 0 and 0 ≤ --warmup < 1")
+    for name, value in (("--scale", s.scale), ("--gamma", s.gamma)):
+        if not (value > 0 and math.isfinite(value)):
+            raise UserError(f"{name} {value:g}: must be > 0")
     for p, opt in ((o.train, "--train"), (o.qrels, "--qrels"), (o.queries, "--queries"), (o.corpus, "--corpus"),
                    (o.teacher_run, "--teacher-run"), (o.item_frequency, "--item-frequency"), (o.mine_from, "--mine-from"),
                    (o.baseline_run, "--baseline-run")):
         if p is not None and not Path(p).exists():
             raise UserError(f"{opt} {p}: no such file or directory")
+
+
+def _check_ranges(o: FinetuneOptions) -> None:
+    """Every numeric option in its range, each refused by name (0 must not silently mean "the default")."""
+    ts = o.train_settings
+    whole = [("--batch-size", ts.batch_size, 2, "in-batch negatives and the batch sampler need two rows"),
+             ("--max-steps", ts.max_steps, 1, "leave it out to let --epochs decide"),
+             ("--eval-every", ts.eval_every, 1, "leave it out to skip the dev evaluation"),
+             ("--max-seq-length", ts.max_seq_length, 1, "leave it out to train at the model's own limit"),
+             ("--threads", ts.threads, 1, "leave it out to use one per core"),
+             ("--dev-queries", o.dev_queries, 0, None), ("--eval-corpus-size", o.eval_corpus_size, 1, None),
+             ("--eval-k", o.eval_k, 1, None), ("--core-terms", o.core_terms, 1, None),
+             ("--teacher-depth", o.teacher_depth, 1, None), ("--mix-size", o.mix_size, 1, "leave it out to draw as "
+                                                                                           "many queries as there are")]
+    for name, value, low, hint in whole:
+        if value is not None and value < low:
+            raise UserError(f"{name} {value}: must be ≥ {low}" + (f" ({hint})" if hint else ""))
+    if not (ts.epochs > 0 and math.isfinite(ts.epochs)):
+        raise UserError(f"--epochs {ts.epochs:g}: must be > 0 (a fraction trains on part of the rows)")
+    if not (ts.lr > 0 and math.isfinite(ts.lr)):
+        raise UserError(f"--lr {ts.lr:g}: must be > 0")
+    if not 0 <= ts.warmup < 1:
+        raise UserError(f"--warmup {ts.warmup:g}: must be a share of the steps in [0, 1)")
+    if o.loss == "distill" and o.loss_settings.distill_mode == "margin-mse" and o.teacher_depth < 2:
+        raise UserError(f"--teacher-depth {o.teacher_depth}: margin-mse pairs rank i with i + depth/2; use ≥ 2")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -216,7 +242,11 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
     from ..progress import console
 
     _validate(o)
+    ph = Phases()
+    ph.begin("setup")
+    threads = configure_torch(o.train_settings.threads)  # before anything else imports torch
     base_path, base_name = _model_path(o.model)
+    _check_seq_length(base_path, o.train_settings.max_seq_length)
     from ..encoders import model_fingerprint
 
     base_fp = model_fingerprint(base_path)
@@ -227,6 +257,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
     seed = o.train_settings.seed
     rng = np.random.default_rng(seed)
 
+    ph.begin("read inputs")
     corpus = load_corpus(o.corpus, o.fields) if o.corpus is not None else None
     pairs: list[Pair] = load_jsonl_pairs(o.train, corpus) if o.train is not None else []
     split: QuerySplit | None = None
@@ -251,6 +282,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
         assert corpus is not None
         pairs += pairs_from_qrels(qrels, queries, corpus, train_qids, str(o.qrels))
 
+    ph.begin("negatives")
     examples: list[neg.Example] = []
     counts: dict[str, int] = {}
     if o.loss == "distill":
@@ -296,7 +328,8 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
             examples += got
             counts["random"] = len(got)
         if "mined" in kinds:
-            got, starved = _mine(o, pairs, corpus, known, ratio["mined"], rng, base_path)
+            with ph.span("mine"):
+                got, starved = _mine(o, pairs, corpus, known, ratio["mined"], rng, base_path)
             examples += got
             counts["mined"] = len(got)
             if starved:
@@ -325,6 +358,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
     tables = build_tables(examples, o.loss, s, log_p)
     _print_counts(console, counts, {k: len(next(iter(v.values()))) for k, v in tables.items()}, mix_rows, notes)
 
+    ph.begin("load model")
     from sentence_transformers import SentenceTransformer
 
     from .trainer import _offline
@@ -339,8 +373,12 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
         dev_eval = DevEval(dq, qrels[qrels["qid"].isin(split.dev)], corpus, o.eval_corpus_size, seed)
 
     with atomic_dir(o.out, o.overwrite) as tmp:
+        ph.begin("train")
         result = train(model, tables, o.loss, s, o.train_settings, dev_eval)
+        ph.begin("save")
         model.save(str(tmp), create_model_card=False)
+        max_seq_length = int(model.max_seq_length)
+        del model  # the held-out runs load the saved directory, as `vecrecall encode --model` will
         comparison = None
         split_files = {}
         if split is not None and qrels is not None:
@@ -352,10 +390,12 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
             write_queries(tmp / "heldout.queries.jsonl", hq)
             write_qrels(tmp / "heldout.qrels.tsv", hqrels)
             split_files = {"split": "split.json", "heldout_queries": "heldout.queries.jsonl", "heldout_qrels": "heldout.qrels.tsv"}
+            ph.end()
             if not o.no_eval and split.heldout:
                 baseline = read_run(o.baseline_run) if o.baseline_run is not None else None
                 comparison = compare(o.model, tmp, o.corpus, tmp / "heldout.queries.jsonl", hqrels, o.eval_k,  # type: ignore[arg-type]
-                                     baseline, o.fields)
+                                     baseline, o.fields, span=ph.span)
+        ph.end()
         manifest = Manifest(
             type="model",
             params={
@@ -367,7 +407,8 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
                 "teacher_transform": o.teacher_transform if o.teacher_run else None,
                 "train": asdict(o.train_settings), "seed": seed,
                 "split": None if split is None else {"fraction": o.split_queries, **split.to_dict()["counts"], **split_files},
-                "max_seq_length": int(model.max_seq_length), "train_max_seq_length": o.train_settings.max_seq_length,
+                "max_seq_length": max_seq_length, "train_max_seq_length": o.train_settings.max_seq_length,
+                "threads": threads, "train_forward": "length-bucketed",
             },
             inputs=_inputs(o),
             stats={
@@ -378,10 +419,24 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
                 "final_loss": result.losses[-1][1] if result.losses else None,
                 "dev_ndcg10": result.dev or None,
                 "heldout": comparison.to_dict() if comparison else None,
+                "phases": ph.to_dict(), "peak_rss_mb": max(ph.peak_mb.values()),
             },
         )
         write_dir_manifest(tmp, manifest)
-    return FinetuneResult(Path(o.out), manifest, counts, mix_rows, result, comparison, notes)
+    return FinetuneResult(Path(o.out), manifest, counts, mix_rows, result, comparison, notes, ph)
+
+
+def _check_seq_length(base_path: Path, length: int | None) -> None:
+    """Refuse a --max-seq-length beyond the transformer's position embeddings (config.json beside modules.json)."""
+    import json
+
+    try:
+        positions = json.loads((base_path / "config.json").read_text()).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return
+    if length and isinstance(positions, int) and length > positions:
+        raise UserError(f"--max-seq-length {length}: the model has position embeddings for {positions} tokens; "
+                        f"use ≤ {positions}")
 
 
 def _check_baseline(path: Path, base_fp: str) -> None:

@@ -12,12 +12,14 @@ proportional multi-dataset sampler (a batch never mixes datasets):
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import os
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import UserError
 from .losses import LOSSES, LossSettings
@@ -34,6 +36,7 @@ class TrainSettings:
     max_seq_length: int | None = None
     seed: int = 0
     eval_every: int | None = None
+    threads: int | None = None  # torch intra-op threads; None: torch's default (the machine's cores)
 
 
 def _offline() -> None:
@@ -42,6 +45,97 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")  # sentence-transformers' model-card widgets and weight loading
+
+
+def configure_torch(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (None keeps torch's default, one per core) and return the count in use.
+
+    Also makes idle OpenMP threads sleep instead of spin (OMP_WAIT_POLICY=PASSIVE, unless already set): when other
+    processes load the cores, spinning threads wait on barriers for threads that are not running, and a training
+    step measured ~10× slower with 2 threads than with 1 on this 2-core machine at load ≈ 9 (PASSIVE: no slowdown).
+    The policy is read when torch loads, so it only applies if torch was not imported yet in this process.
+    """
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads}: must be ≥ 1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return int(torch.get_num_threads())
+
+
+CHUNK_COST_TOKENS = 32  # a forward call's fixed cost, in padded tokens, when length-bucketing a training batch
+
+
+def length_chunks(lengths: list[int], cost: int = CHUNK_COST_TOKENS) -> list[tuple[int, int]]:
+    """Split `lengths` (sorted longest first) into runs [start, stop) that minimise the padded tokens
+    Σ rows × longest plus `cost` per run (dynamic programming over the split points; n ≤ a few hundred rows)."""
+    n = len(lengths)
+    best = [0.0] + [math.inf] * n  # best[j]: cheapest split of the first j rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):
+            c = best[i] + (j - i) * max(1, lengths[i]) + cost
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    runs, j = [], n
+    while j > 0:
+        runs.append((cut[j], j))
+        j = cut[j]
+    return runs[::-1]
+
+
+@contextlib.contextmanager
+def length_bucketed(model: Any, cost: int = CHUNK_COST_TOKENS) -> Iterator[None]:
+    """While the block runs, `model(features)` embeds a batch in chunks of rows of similar length, each padded only
+    to its own longest row, and returns the rows' `sentence_embedding` in the batch's order.
+
+    A random training batch is padded to its longest text: on sample_data a batch of 32 documents averages ~54
+    tokens but is padded to ~140, so most of the encoder's work (and of the activations kept for the backward pass)
+    goes to padding. A row's embedding does not depend on the other rows of its batch (attention is masked per row,
+    mean pooling skips padding), so the loss and its gradient are those of the padded batch up to float rounding;
+    only dropout draws its masks in other shapes. Rows are sorted by length (longest first, ties in batch order)
+    and cut where `length_chunks` says. Batches without right-padded `input_ids` / `attention_mask` go through
+    unchanged. The model's own forward is restored on exit.
+    """
+    import torch
+
+    plain = model.forward
+    had_own = "forward" in vars(model)
+    right_padded = getattr(model.tokenizer, "padding_side", "right") == "right"
+
+    def forward(features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        ids, mask = features.get("input_ids"), features.get("attention_mask")
+        if (not right_padded or not isinstance(ids, torch.Tensor) or not isinstance(mask, torch.Tensor)
+                or ids.ndim != 2 or mask.shape != ids.shape or "cu_seq_lens_q" in features):
+            return plain(features, **kwargs)
+        n, width = ids.shape
+        lengths = mask.sum(dim=1)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        ranked = lengths[order].tolist()
+        runs = length_chunks(ranked, cost)
+        if len(runs) == 1 and ranked[0] == width:
+            return plain(features, **kwargs)
+        embeddings = []
+        for start, stop in runs:
+            rows, longest = order[start:stop], max(1, int(ranked[start]))
+            sub = {k: (v[rows][:, :longest] if v.ndim == 2 and v.shape == (n, width) else v[rows])
+                   if isinstance(v, torch.Tensor) and v.ndim >= 1 and v.shape[0] == n else v
+                   for k, v in features.items()}
+            embeddings.append(plain(sub, **kwargs)["sentence_embedding"])
+        out = dict(features)
+        out["sentence_embedding"] = torch.cat(embeddings)[torch.argsort(order)]
+        return out
+
+    model.forward = forward
+    try:
+        yield
+    finally:
+        if had_own:
+            model.forward = plain
+        else:
+            del model.forward  # the class's forward shows through again
 
 
 def build_tables(examples: list[Example], loss: str, settings: LossSettings,
@@ -203,11 +297,15 @@ def train(model: Any, tables: dict[str, dict[str, list[Any]]], loss: str, loss_s
             trainer.remove_callback(unwanted)
         t0 = time.perf_counter()
         try:
-            out = trainer.train()
+            with length_bucketed(model):
+                out = trainer.train()
         finally:
             cb.stop()
             model.max_seq_length = saved_length
         seconds = time.perf_counter() - t0
+        del trainer
+    model.zero_grad(set_to_none=True)
+    gc.collect()  # the trainer's optimizer state (2 × the weights for AdamW) sits in reference cycles
     if any(not math.isfinite(v) for _, v in cb.losses):
         raise UserError("training diverged (loss became NaN/inf); lower --lr or raise --scale's temperature")
     return TrainResult(int(out.global_step), seconds, cb.losses, cb.dev)

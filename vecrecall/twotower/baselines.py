@@ -95,8 +95,12 @@ def run_baseline(model_dir: Path, method: str, k: int, text_model: str | None = 
 
     if method not in METHODS:
         raise UserError(f"--method {method}: choose one of {', '.join(METHODS)}")
-    if k < 1 or history < 1:
-        raise UserError("-k and --history must be at least 1")
+    if k < 1:
+        raise UserError(f"-k {k}: must be at least 1")
+    if history < 1:
+        raise UserError(f"--history {history}: must be at least 1")
+    if text_model is not None and method != "text":
+        raise UserError(f"--text-model applies to --method text, not {method}")
     m = read_manifest(model_dir, expect=MODEL_TYPE)
     for f in ("train.parquet", "requests.parquet", "catalog.parquet"):
         if not (model_dir / f).exists():

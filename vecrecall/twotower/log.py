@@ -84,6 +84,7 @@ def read_table(path: str | Path, what: str) -> tuple[pd.DataFrame, Callable[[int
         try:
             df = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            _explain(p, sep)  # the line at fault, in the words every other reader uses (io/files.py)
             raise UserError(f"{p}: not a readable {what} ({str(exc).splitlines()[0]}); expected a header row and "
                             "one record per line") from None
         where, first = (lambda i: f"{p} line {i + 2}"), 2
@@ -93,6 +94,21 @@ def read_table(path: str | Path, what: str) -> tuple[pd.DataFrame, Callable[[int
     if df.empty:
         raise UserError(f"{p}: the {what} has no rows")
     return df.reset_index(drop=True), where, first
+
+
+def _explain(path: Path, sep: str) -> None:
+    """Re-read a CSV/TSV that pandas refused with vecrecall's line reader, which raises UserError naming the line
+    (bad UTF-8, bad quoting, a row wider or narrower than the header); returns if it finds nothing wrong."""
+    from ..io.files import iter_rows, ragged
+
+    header: list[str] | None = None
+    for lineno, fields in iter_rows(path, sep):
+        if header is None:
+            header = [c.strip() for c in fields]
+        elif len(fields) != len(header):
+            raise ragged(path, lineno, len(fields), header, sep)
+    if header is None:
+        raise UserError(f"{path}: the file is empty; expected a header row and one record per line")
 
 
 def pick_column(df: pd.DataFrame, path: Path, given: str | None, usual: tuple[str, ...], role: str,

@@ -37,8 +37,13 @@ class SyntheticSpec:
     seed: int = 0
 
     def check(self) -> None:
-        if min(self.users, self.items, self.clusters, self.days, self.session) < 1 or self.clusters > len(WORDS):
-            raise UserError(f"synthetic log: users, items, days, session ≥ 1 and 1 ≤ clusters ≤ {len(WORDS)}")
+        for name in ("users", "items", "clusters", "days", "session"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name} {getattr(self, name)}: must be at least 1")
+        if self.clusters > len(WORDS):
+            raise UserError(f"--clusters {self.clusters}: at most {len(WORDS)} (one genre word each)")
+        if self.impressions < 0:
+            raise UserError(f"--impressions {self.impressions}: must be ≥ 0")
         if not (0 < self.activity <= 1 and 0 <= self.new_items < 1):
             raise UserError("synthetic log: activity in (0, 1], new_items in [0, 1)")
 

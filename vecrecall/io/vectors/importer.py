@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ...artifacts import (EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, input_entry, sha256_file,
-                          write_dir_manifest)
+from ...artifacts import (EMBEDDINGS_FILE, Manifest, atomic_dir, check_out, input_entry, sha256_file,
+                          write_dir_manifest, write_ids)
 from ...errors import UserError
 from ...progress import console, progress
 from . import open_vectors
@@ -170,7 +170,7 @@ def import_vectors(source: str | Path, out: str | Path, *, ids: str | Path | Non
     with atomic_dir(dest, overwrite) as tmp:
         with progress(f"import {src.name}", vf.n, "vectors") as advance:
             zero_rows, first_zero = _write_npy(tmp / EMBEDDINGS_FILE, vf, out_dt, rows, id_list, advance)
-        pd.DataFrame({"id": id_list}).to_parquet(tmp / IDS_FILE, index=False)
+        write_ids(tmp, pd.DataFrame({"id": id_list}))
         seconds = time.perf_counter() - t0
         details = {k: v for k, v in vf.details.items() if k != "metric_from"}
         model = {"name": EXTERNAL, "fingerprint": EXTERNAL, "dim": vf.dim, "source": str(src.resolve()),
