@@ -249,7 +249,8 @@ def anncur(out: Path, seed: int, n_items: int, n_anchors: int, n_test: int, k_i:
     once(index, "anncur", "index", "--corpus", sub / "corpus.jsonl", "--scorer", "cross-encoder", "--scorer-path",
          model, "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "128", "--seed", seed)
     once(sub / "bench", "anncur", "bench", "--index", index, "--queries", sub / "test.queries.jsonl", "--budgets",
-         budgets, "-k", "1,10,100", "--baseline", "biencoder", "--qrels", sub / "test.qrels.tsv")
+         budgets, "-k", "1,10,100", "--baseline", "biencoder", "--methods", "anncur,rerank", "--k-i", k_i,
+         "--qrels", sub / "test.qrels.tsv")
     print((sub / "bench" / "results.md").read_text() if (sub / "bench" / "results.md").exists() else "")
 
 
@@ -287,7 +288,7 @@ def speed(out: Path, seed: int, n_pairs: int) -> None:
                 s = scorer.score(pairs)
                 rates.append(len(pairs) / (time.perf_counter() - t0))
             if max_length == 256 and ref is not None:
-                agree = f"max |Δ| vs 128: {np.abs(s - ref).max():.1e}"
+                agree = f"max abs score Δ vs 128: {np.abs(s - ref).max():.1e}"
             else:
                 agree = ""
             ref = s if max_length == 128 else ref
