@@ -8,6 +8,10 @@ cross-encoder scoring speed. One command per table:
     python bench/cross_encoder_vaswani.py anncur    # table 3: ANNCUR vs retrieve-and-rerank with the split-13 CE
     python bench/cross_encoder_vaswani.py speed     # table 4: pairs/s by max_length and batch size
 
+Measured 2026-11-30 (bench/RESULTS.md, "Cross-encoder (Vaswani)") with `dev --threads 2`, `heldout --threads 1`,
+`anncur --threads 1 --anncur-items 300 --anncur-anchors 10 --anncur-k-i 10 --anncur-test 8 --anncur-budgets
+20,50,100` and `speed --seeds 13 --threads 1 --speed-pairs 160` (reduced to fit 2 shared CPU cores).
+
 Options: --out DIR (default runs/ceq; artifacts are reused when present), --threads N (torch threads of every
 subprocess; 1 is fastest on a machine shared with other jobs). Every vecrecall command is printed before it runs.
 
