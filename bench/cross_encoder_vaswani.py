@@ -1,26 +1,30 @@
-"""Cross-encoder on Vaswani, offline: train with `finetune-cross-encoder` on a seeded query split (training queries +
-synthetic queries), rerank the RRF top 100 of the held-out queries, compare with RRF itself; ANNCUR with the trained
-cross-encoder against bi-encoder retrieve-and-rerank; cross-encoder scoring speed before/after length ordering.
+"""Cross-encoder on Vaswani, offline, through the CLI only: pick settings on a dev split, then train on three seeded
+query splits and compare on their held-out queries: RRF, the cross-encoder rerank of the RRF top 100, and the two
+interpolated (CE ⊕ RRF); then ANNCUR with a trained cross-encoder against bi-encoder retrieve-and-rerank; and
+cross-encoder scoring speed. One command per table:
 
-Settings (fixed before any held-out number was looked at):
-  split      --split-queries 60 --seed S for S in 13, 14, 15 (the seeds of bench/finetune_vaswani.py)
-  synthetic  synth-queries --per-doc 1 --max-docs 300 --seed S (tf-idf key phrases and sentence windows)
-  negatives  mined from BM25 and MiniLM Flat, ranks 5–100, 1 per positive from each, false-negative filter 0.95
-  training   BCE on a seeded sample of 1,500 of those rows (--max-pairs; sized for 2 shared CPU cores), bundled
-             MiniLM weights + fresh head, max_length 256, 1 epoch, batch 16, lr 5e-5, warm-up 10 %
-  test       RRF (k 60) of BM25 and MiniLM Flat top 100 for the held-out queries vs that run reranked (depth 100)
-  ANNCUR     split 13 only (CPU time): items = the held-out queries' judged documents + seeded others up to 600;
-             anchor queries = 40 of the split's training queries (seeded); k_i 40; budgets 50,100,200,500
+    python bench/cross_encoder_vaswani.py dev       # table 1: dev configs (settings and α are fixed here)
+    python bench/cross_encoder_vaswani.py heldout   # table 2: three splits, held-out queries, paired tests
+    python bench/cross_encoder_vaswani.py anncur    # table 3: ANNCUR vs retrieve-and-rerank with the split-13 CE
+    python bench/cross_encoder_vaswani.py speed     # table 4: pairs/s by max_length and batch size
 
-    python bench/cross_encoder_vaswani.py [--seeds 13,14,15] [--out runs/cev] [--skip-anncur] [--skip-speed]
+Measured 2026-11-30 (bench/RESULTS.md, "Cross-encoder (Vaswani)") with `dev --threads 2`, `heldout --threads 1`,
+`anncur --threads 1 --anncur-items 300 --anncur-anchors 10 --anncur-k-i 10 --anncur-test 8 --anncur-budgets
+20,50,100` and `speed --seeds 13 --threads 1 --speed-pairs 160` (reduced to fit 2 shared CPU cores).
 
-Prints every command it runs; artifacts land under --out (git-ignored). Existing artifacts are reused.
+Options: --out DIR (default runs/ceq; artifacts are reused when present), --threads N (torch threads of every
+subprocess; 1 is fastest on a machine shared with other jobs). Every vecrecall command is printed before it runs.
+
+Dev split: the 24 judged queries that are training queries in all three splits (seeds 13, 14, 15 of
+`--split-queries 60`), so no split's held-out query is ever used to choose anything. Dev models train on split 13's
+other 36 training queries (+ synthetic queries); the final models train on all 60 training queries of their split.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -30,14 +34,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 V = ROOT.parent / "shared" / "datasets" / "vaswani" / "beir"
 EXE = [sys.executable, "-m", "vecrecall.cli.app"]
-TRAIN = ["--loss", "bce", "--mine-range", "5:100", "--negatives-per-positive", "1", "--fn-threshold", "0.95",
-         "--max-pairs", "1500", "--max-length", "256", "--epochs", "1", "--batch-size", "16", "--lr", "5e-5", "--warmup", "0.1"]
+SEEDS = (13, 14, 15)
+DEV_SEED = 13
+SYNTH = ["--method", "keyphrases", "--per-doc", "1", "--max-docs", "2000"]
+# shared by every model: 2 hard negatives (1 per retriever) + 1 random per positive (1:3), 600 steps of 16 rows
+BASE = ["--mine-range", "5:100", "--negatives-per-positive", "1", "--random-negatives", "1", "--fn-threshold", "0.95",
+        "--max-length", "128", "--batch-size", "16", "--max-steps", "600", "--warmup", "0.1", "--head-lr", "1e-3"]
+# dev candidates (name → extra options, whether synthetic queries are added). One config only: a model takes ≈ 17
+# minutes here (0.6 steps/s on 2 shared cores), and the time went to the three held-out splits; the real-only
+# variant ("real-lr1e-4": (["--lr", "1e-4"], False)) was not run.
+DEV_CONFIGS = {
+    "synth-lr1e-4": (["--lr", "1e-4"], True),
+}
+# fixed on the dev split (see `dev`) before any held-out number was computed
+FINAL = "synth-lr1e-4"
+ALPHA = 0.4  # weight of the cross-encoder in the interpolation: the dev grid search's best (dev CE⊕RRF nDCG@10 0.4945)
 
 
 def run(*args: object) -> None:
-    cmd = [*EXE, *map(str, args)]
     print("$ vecrecall " + " ".join(shlex.quote(str(a)) for a in args), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run([*EXE, *map(str, args)], check=True)
 
 
 def once(path: Path, *args: object) -> None:
@@ -52,59 +68,163 @@ def base(out: Path) -> None:
     once(out / "bm25", "build-index", "--corpus", V, "--backend", "bm25", "--stemmer", "english", "--stopwords", "en")
 
 
-def split_runs(out: Path, seed: int) -> dict[str, Path]:
-    """Train the cross-encoder for one split and rerank the held-out queries' RRF run."""
-    synth, model = out / f"synth-s{seed}.jsonl", out / f"ce-s{seed}"
-    once(synth, "synth-queries", "--corpus", V, "--per-doc", "1", "--max-docs", "300", "--seed", seed)
-    t0 = time.perf_counter()
-    once(model, "finetune-cross-encoder", "--qrels", V, "--queries", V, "--corpus", V, "--split-queries", "60",
-         "--seed", seed, "--train", synth, "--mine-from", out / "bm25", "--mine-from", out / "flat", *TRAIN)
-    train_s = time.perf_counter() - t0
-    hq = model / "heldout.queries.jsonl"
+def synth(out: Path, seed: int) -> Path:
+    path = out / f"synth-kp-s{seed}.jsonl"
+    once(path, "synth-queries", "--corpus", V, *SYNTH, "--seed", seed)
+    return path
+
+
+def rrf_run(out: Path, queries: Path, tag: str, where: Path | None = None) -> Path:
+    """RRF (k 60) of BM25 and MiniLM Flat, each cut to 100: the README chain, for the given queries (runs in `where`)."""
+    where = where or out
     for name in ("bm25", "flat"):
-        once(out / f"{name}-h{seed}.run", "query", "--index", out / name, "--queries", hq, "-k", "1000")
-    rrf = out / f"rrf-h{seed}.run"
-    if not rrf.exists():
-        run("fuse", out / f"bm25-h{seed}.run", out / f"flat-h{seed}.run", "--method", "rrf", "--rrf-k", "60",
-            "--depth", "100", "--out", rrf)
-    ce = out / f"ce-h{seed}.run"
-    t0 = time.perf_counter()
-    once(ce, "rerank", "--run", rrf, "--corpus", V, "--queries", hq, "--model", model, "--depth", "100", "-k", "100")
-    rerank_s = time.perf_counter() - t0
-    run("eval", "--qrels", model / "heldout.qrels.tsv", rrf, ce, "-m", "nDCG@10", "-m", "MAP")
-    return {"model": model, "rrf": rrf, "ce": ce, "train_s": train_s, "rerank_s": rerank_s}  # type: ignore[dict-item]
+        once(where / f"{name}-{tag}.run", "query", "--index", out / name, "--queries", queries, "-k", "1000")
+    rrf = where / f"rrf-{tag}.run"
+    once(rrf, "fuse", where / f"bm25-{tag}.run", where / f"flat-{tag}.run", "--method", "rrf", "--rrf-k", "60",
+         "--depth", "100")
+    return rrf
 
 
-def summary(out: Path, results: dict[int, dict]) -> None:
-    """One row per split: RRF vs CE rerank on the held-out queries (paired t-test, as vecrecall eval computes it)."""
+def rerank_run(model: Path, rrf: Path, queries: Path, path: Path) -> Path:
+    once(path, "rerank", "--run", rrf, "--corpus", V, "--queries", queries, "--model", model, "--depth", "100",
+         "-k", "100", "--backend", "torch")
+    return path
+
+
+def interpolate(ce: Path, rrf: Path, alpha: float, path: Path) -> Path:
+    """α·minmax(CE) + (1 − α)·minmax(RRF) per query over the same 100 documents (`fuse --method weighted`)."""
+    once(path, "fuse", ce, rrf, "--method", "weighted", "--norm", "minmax", "--weights", f"{alpha:g},{1 - alpha:g}",
+         "--depth", "100")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dev: choose the training config and α
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def dev_files(out: Path) -> tuple[Path, Path, Path]:
+    """dev/train.qrels.tsv (split 13's training queries minus dev), dev/dev.qrels.tsv and dev/dev.queries.jsonl."""
+    from vecrecall.io.qrels import read_qrels
+    from vecrecall.io.texts import load_texts
+    from vecrecall.training.data import split_queries
+    from vecrecall.training.heldout import write_qrels, write_queries
+
+    d = out / "dev"
+    files = (d / "train.qrels.tsv", d / "dev.qrels.tsv", d / "dev.queries.jsonl")
+    if all(f.exists() for f in files):
+        return files
+    d.mkdir(parents=True, exist_ok=True)
+    qrels = read_qrels(V)
+    judged = sorted(set(qrels.loc[qrels["rel"] > 0, "qid"]))
+    splits = {s: split_queries(judged, 60, 0, s) for s in SEEDS}
+    dev = set.intersection(*(set(sp.train) for sp in splits.values()))
+    train = set(splits[DEV_SEED].train) - dev
+    texts = load_texts(V, "queries")
+    texts = dict(zip(texts["id"].astype(str), texts["text"].astype(str)))
+    write_qrels(files[0], qrels[qrels["qid"].isin(train)])
+    write_qrels(files[1], qrels[qrels["qid"].isin(dev)])
+    write_queries(files[2], {q: texts[q] for q in sorted(dev, key=int)})
+    print(f"dev split: {len(dev)} dev queries (training queries of every split), {len(train)} training queries")
+    return files
+
+
+def train_model(out: Path, model: Path, qrels_args: list[object], extra: list[str], synth_file: Path | None) -> Path:
+    """One `finetune-cross-encoder` run with the shared settings."""
+    train_args: list[object] = ["--train", synth_file] if synth_file else []
+    once(model, "finetune-cross-encoder", *qrels_args, "--queries", V, "--corpus", V, *train_args,
+         "--mine-from", out / "bm25", "--mine-from", out / "flat", *BASE, *extra)
+    return model
+
+
+def dev(out: Path) -> None:
     from vecrecall.io.qrels import read_qrels
     from vecrecall.io.runs import read_run
     from vecrecall.metrics import evaluate_runs
 
+    train_qrels, dev_qrels, dev_queries = dev_files(out)
+    synth_file = synth(out, DEV_SEED)
+    rrf = rrf_run(out, dev_queries, "dev", out / "dev")
     rows = []
-    print("\n| seed | held-out queries | train rows | truncated | RRF nDCG@10 | CE nDCG@10 (p) | RRF MAP | CE MAP (p) |")
+    for name, (extra, use_synth) in DEV_CONFIGS.items():
+        model = train_model(out, out / "dev" / f"ce-{name}", ["--qrels", train_qrels, "--seed", DEV_SEED], extra,
+                            synth_file if use_synth else None)
+        ce = rerank_run(model, rrf, dev_queries, out / "dev" / f"ce-{name}.run")
+        # α by grid search on the dev queries: weights i/20 over (CE, RRF)
+        best = out / "dev" / f"int-{name}.run"
+        once(best, "fuse", ce, rrf, "--method", "weighted", "--norm", "minmax", "--depth", "100", "--optimize",
+             "--qrels", dev_qrels, "-m", "nDCG@10", "--grid-steps", "20")
+        weights = json.loads(Path(f"{best}.manifest.json").read_text())["params"]["fusion"]["weights"]
+        qrels = read_qrels(dev_qrels)
+        rep = evaluate_runs(qrels, {"rrf": read_run(rrf), "ce": read_run(ce), "int": read_run(best)},
+                            ["nDCG@10", "MAP"])
+        st = json.loads((model / "manifest.json").read_text())["stats"]
+        rows.append((name, st, weights[0], rep))
+    print(f"\n| dev config ({rep.n_queries['rrf']} dev queries) | rows | steps | train s | RRF nDCG@10 | CE nDCG@10 "
+          "| CE MAP | α (CE) | CE⊕RRF nDCG@10 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, st, alpha, rep in rows:
+        m = rep.means
+        print(f"| {name} | {st['rows']['training rows']:,} | {st['steps']} | {st['seconds']:.0f} | {m['rrf']['nDCG@10']:.4f} "
+              f"| {m['ce']['nDCG@10']:.4f} | {m['ce']['MAP']:.4f} | {alpha:.2f} | {m['int']['nDCG@10']:.4f} |")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# held-out: three splits
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def heldout(out: Path, seeds: list[int]) -> None:
+    from vecrecall.io.qrels import read_qrels
+    from vecrecall.io.runs import read_run
+    from vecrecall.metrics import evaluate_runs
+
+    extra, use_synth = DEV_CONFIGS[FINAL]
+    rows = []
+    for seed in seeds:
+        model = train_model(out, out / f"ce-s{seed}", ["--qrels", V, "--split-queries", "60", "--seed", seed], extra,
+                            synth(out, seed) if use_synth else None)
+        hq, hqrels = model / "heldout.queries.jsonl", model / "heldout.qrels.tsv"
+        rrf = rrf_run(out, hq, f"h{seed}")
+        ce = rerank_run(model, rrf, hq, out / f"ce-h{seed}.run")
+        if ALPHA is None:  # training and reranking do not depend on α; they may run while the dev stage does
+            print(f"split {seed}: trained and reranked; ALPHA is not fixed yet (dev stage), so no interpolation")
+            continue
+        mix = interpolate(ce, rrf, ALPHA, out / f"int-h{seed}.run")
+        run("eval", "--qrels", hqrels, rrf, ce, mix, "-m", "nDCG@10", "-m", "MAP")
+        rep = evaluate_runs(read_qrels(hqrels), {"rrf": read_run(rrf), "ce": read_run(ce), "int": read_run(mix)},
+                            ["nDCG@10", "MAP"])
+        st = json.loads((model / "manifest.json").read_text())["stats"]
+        rows.append((seed, st, rep))
+    if ALPHA is None:
+        return
+    print(f"\n| split | train s | RRF nDCG@10 | CE nDCG@10 (p) | CE⊕RRF α={ALPHA:g} (p) | RRF MAP | CE MAP (p) "
+          "| CE⊕RRF MAP (p) |")
     print("|---|---|---|---|---|---|---|---|")
-    for seed, r in results.items():
-        qrels = read_qrels(r["model"] / "heldout.qrels.tsv")
-        rep = evaluate_runs(qrels, {"rrf": read_run(r["rrf"]), "ce": read_run(r["ce"])}, ["nDCG@10", "MAP"])
-        st = json.loads((r["model"] / "manifest.json").read_text())["stats"]
-        a, b, p = rep.means["rrf"], rep.means["ce"], rep.pvalues["ce"]
-        rows.append({"seed": seed, **{f"rrf_{k}": v for k, v in a.items()}, **{f"ce_{k}": v for k, v in b.items()},
-                     **{f"p_{k}": v for k, v in p.items()}, "train_rows": st["rows"]["training rows"],
-                     "truncated_share": st["truncated_share"], "train_s": st["seconds"]})
-        print(f"| {seed} | {rep.n_queries['rrf']} | {st['rows']['training rows']:,} | {100 * st['truncated_share']:.1f}% "
-              f"| {a['nDCG@10']:.4f} | {b['nDCG@10']:.4f} ({p['nDCG@10']:.3f}) | {a['MAP']:.4f} | {b['MAP']:.4f} "
-              f"({p['MAP']:.3f}) |")
     import numpy as np
 
-    for m in ("nDCG@10", "MAP"):
-        d = np.array([r[f"ce_{m}"] - r[f"rrf_{m}"] for r in rows])
-        print(f"mean Δ {m} (CE − RRF) over {len(d)} splits: {d.mean():+.4f} ± {d.std(ddof=1) if len(d) > 1 else 0:.4f}")
-    (out / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
+    deltas: dict[str, list[float]] = {}
+    for seed, st, rep in rows:
+        m, p = rep.means, rep.pvalues
+        cells = [f"{m['rrf'][k]:.4f} | {m['ce'][k]:.4f} ({p['ce'][k]:.3f}) | {m['int'][k]:.4f} ({p['int'][k]:.3f})"
+                 for k in ("nDCG@10", "MAP")]
+        print(f"| {seed} | {st['seconds']:.0f} | {cells[0]} | {cells[1]} |")
+        for run_name in ("ce", "int"):
+            for k in ("nDCG@10", "MAP"):
+                deltas.setdefault(f"{run_name} {k}", []).append(m[run_name][k] - m["rrf"][k])
+    for key, d in deltas.items():
+        print(f"mean Δ {key} − RRF over {len(d)} splits: {np.mean(d):+.4f} ± {np.std(d, ddof=1) if len(d) > 1 else 0:.4f}")
 
 
-def anncur(out: Path, seed: int, n_items: int, n_anchors: int, k_i: int, budgets: str) -> None:
-    """ANNCUR with the split's trained cross-encoder on a corpus subset; bench against bi-encoder + rerank."""
+# ---------------------------------------------------------------------------------------------------------------
+# ANNCUR with the trained cross-encoder
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def anncur(out: Path, seed: int, n_items: int, n_anchors: int, n_test: int, k_i: int, budgets: str) -> None:
+    """ANNCUR with split `seed`'s cross-encoder on a corpus subset (the test queries' judged documents + seeded
+    others up to `n_items`), anchor queries = `n_anchors` of the split's training queries, `n_test` held-out
+    queries as test queries; `anncur bench` against bi-encoder retrieve + rerank at each budget."""
     import numpy as np
     import pandas as pd
 
@@ -113,103 +233,105 @@ def anncur(out: Path, seed: int, n_items: int, n_anchors: int, k_i: int, budgets
     sub.mkdir(parents=True, exist_ok=True)
     split = json.loads((model / "split.json").read_text())
     if not (sub / "corpus.jsonl").exists():
+        rng = np.random.default_rng(seed)
+        test = sorted(rng.choice(split["heldout"], size=min(n_test, len(split["heldout"])), replace=False).tolist(),
+                      key=int)
         qrels = pd.read_csv(model / "heldout.qrels.tsv", sep="\t", dtype=str)
+        qrels = qrels[qrels["query-id"].isin(test)]
         judged = set(qrels["corpus-id"])
         docs = [json.loads(line) for line in open(V / "corpus.jsonl", encoding="utf-8")]
-        others = [d["_id"] for d in docs if d["_id"] not in judged]
-        rng = np.random.default_rng(seed)
+        others = sorted(d["_id"] for d in docs if d["_id"] not in judged)
         keep = judged | set(rng.choice(others, size=max(0, n_items - len(judged)), replace=False).tolist())
         (sub / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs if d["_id"] in keep))
         texts = {json.loads(line)["_id"]: line for line in open(V / "queries.jsonl", encoding="utf-8")}
-        anchors = sorted(rng.choice(split["train"], size=min(n_anchors, len(split["train"])), replace=False).tolist())
+        anchors = sorted(rng.choice(split["train"], size=min(n_anchors, len(split["train"])), replace=False).tolist(),
+                         key=int)
         (sub / "anchors.jsonl").write_text("".join(texts[q] for q in anchors))
+        (sub / "test.queries.jsonl").write_text("".join(texts[q] for q in test))
+        qrels.to_csv(sub / "test.qrels.tsv", sep="\t", index=False)
     index = sub / "cur"
-    once(index, "anncur", "index", "--corpus", sub / "corpus.jsonl", "--scorer", "cross-encoder", "--scorer-path", model,
-         "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "256", "--seed", seed)
-    run("anncur", "bench", "--index", index, "--queries", model / "heldout.queries.jsonl", "--budgets", budgets,
-        "-k", "1,10,100", "--baseline", "biencoder", "--qrels", model / "heldout.qrels.tsv", "--out", sub / "bench",
-        "--overwrite")
+    once(index, "anncur", "index", "--corpus", sub / "corpus.jsonl", "--scorer", "cross-encoder", "--scorer-path",
+         model, "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "128", "--seed", seed)
+    once(sub / "bench", "anncur", "bench", "--index", index, "--queries", sub / "test.queries.jsonl", "--budgets",
+         budgets, "-k", "1,10,100", "--baseline", "biencoder", "--methods", "anncur,rerank", "--k-i", k_i,
+         "--qrels", sub / "test.qrels.tsv")
+    print((sub / "bench" / "results.md").read_text() if (sub / "bench" / "results.md").exists() else "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# speed
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def speed(out: Path, seed: int, n_pairs: int) -> None:
-    """Cross-encoder pairs/s on the same RRF pairs, in one process: the old order (run order, chunks of 256) vs
-    length order (what rerank does now), alternated twice; the scores must agree."""
+    """Cross-encoder pairs/s (torch) on the same RRF (query, document) pairs, by max_length and batch size, through
+    the rerank library path (CrossEncoderScorer: sentence-transformers sorts each call's pairs by length)."""
     import numpy as np
 
     from vecrecall.io.runs import read_run
     from vecrecall.io.texts import load_texts
-    from vecrecall.crossencoder import length_order
     from vecrecall.rerank import CrossEncoderScorer, top_depth
 
     model = out / f"ce-s{seed}"
-    top = top_depth(read_run(out / f"rrf-h{seed}.run"), 100).head(n_pairs)
-    q = dict(zip(*load_texts(model / "heldout.queries.jsonl", "queries")[["id", "text"]].T.values))
-    d = dict(zip(*load_texts(V, "corpus")[["id", "text"]].T.values))
+    top = top_depth(read_run(out / f"rrf-h{seed}.run"), 100).sample(frac=1.0, random_state=seed).head(n_pairs)
+    q = load_texts(model / "heldout.queries.jsonl", "queries")
+    d = load_texts(V, "corpus")
+    q, d = dict(zip(q["id"], q["text"])), dict(zip(d["id"], d["text"]))
     pairs = [(q[a], d[b]) for a, b in zip(top["qid"], top["docid"])]
-    scorer = CrossEncoderScorer(model, batch_size=32, backend="torch")
-    scorer.score(pairs[:32])  # warm-up
-
-    def run_order() -> np.ndarray:
-        return np.concatenate([scorer.score(pairs[i : i + 256]) for i in range(0, len(pairs), 256)])
-
-    def by_length() -> np.ndarray:
-        order = length_order(pairs)
-        out_ = np.empty(len(pairs))
-        for i in range(0, len(order), 256):
-            idx = order[i : i + 256]
-            out_[idx] = scorer.score([pairs[j] for j in idx])
-        return out_
-
-    rates: dict[str, list[float]] = {"run order, chunks of 256 (before)": [], "length order (after)": []}
-    results = {}
-    for _ in range(2):
-        for name, fn in zip(rates, (run_order, by_length)):
-            t0 = time.perf_counter()
-            results[name] = fn()
-            rates[name].append(len(pairs) / (time.perf_counter() - t0))
-    a, b = results.values()
-    print(f"\ncross-encoder scoring, {len(pairs)} RRF pairs (split {seed}), torch backend, batch 32; max |Δscore| "
-          f"{np.abs(a - b).max():.2e}")
-    for name, r in rates.items():
-        print(f"  {name}: {np.mean(r):.1f} pairs/s (passes: {', '.join(f'{x:.1f}' for x in r)})")
+    print(f"\n| max_length | batch | pairs/s (pass 1, pass 2) | {len(pairs)} RRF pairs of split {seed}, torch, "
+          f"{os.environ.get('OMP_NUM_THREADS', 'default')} thread(s) |")
+    print("|---|---|---|---|")
+    ref = None
+    for max_length in (128, 256):
+        for batch in (8, 32, 128):
+            scorer = CrossEncoderScorer(model, max_length=max_length, batch_size=batch, backend="torch")
+            scorer.score(pairs[:8])  # warm-up
+            rates = []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                s = scorer.score(pairs)
+                rates.append(len(pairs) / (time.perf_counter() - t0))
+            if max_length == 256 and ref is not None:
+                agree = f"max abs score Δ vs 128: {np.abs(s - ref).max():.1e}"
+            else:
+                agree = ""
+            ref = s if max_length == 128 else ref
+            print(f"| {max_length} | {batch} | {np.mean(rates):.1f} ({rates[0]:.1f}, {rates[1]:.1f}) | {agree} |",
+                  flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", default="13,14,15")
-    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "cev")
+    ap.add_argument("stage", choices=["dev", "heldout", "anncur", "speed"])
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "ceq")
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for every subprocess")
     ap.add_argument("--anncur-seed", type=int, default=13)
-    ap.add_argument("--anncur-items", type=int, default=600)
-    ap.add_argument("--anncur-anchors", type=int, default=40, help="training queries used as anchor queries (k_q)")
-    ap.add_argument("--anncur-k-i", type=int, default=40)
+    ap.add_argument("--anncur-items", type=int, default=1000)
+    ap.add_argument("--anncur-anchors", type=int, default=20, help="training queries used as anchor queries (k_q)")
+    ap.add_argument("--anncur-test", type=int, default=10, help="held-out queries used as test queries")
+    ap.add_argument("--anncur-k-i", type=int, default=20)
     ap.add_argument("--anncur-budgets", default="50,100,200,500")
-    ap.add_argument("--speed-pairs", type=int, default=600)
-    ap.add_argument("--jobs", type=int, default=1, help="splits trained at once (sets OMP_NUM_THREADS=1 when > 1)")
-    ap.add_argument("--skip-anncur", action="store_true")
-    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--speed-pairs", type=int, default=320)
     args = ap.parse_args()
     if not (V / "corpus.jsonl").exists():
         sys.exit(f"the shared Vaswani collection is not at {V}")
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the vecrecall subprocesses
+        import torch
+
+        torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.jobs > 1:
-        import os
-
-        os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the vecrecall subprocesses
     base(args.out)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    if args.jobs > 1:  # one process per split (each with one torch thread), for a machine shared with other work
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(args.jobs) as pool:
-            done = dict(zip(seeds, pool.map(lambda s: split_runs(args.out, s), seeds)))
-        results = {s: done[s] for s in seeds}
+    if args.stage == "dev":
+        dev(args.out)
+    elif args.stage == "heldout":
+        heldout(args.out, [int(s) for s in args.seeds.split(",")])
+    elif args.stage == "anncur":
+        anncur(args.out, args.anncur_seed, args.anncur_items, args.anncur_anchors, args.anncur_test, args.anncur_k_i,
+               args.anncur_budgets)
     else:
-        results = {s: split_runs(args.out, s) for s in seeds}
-    summary(args.out, results)
-    if not args.skip_speed:
         speed(args.out, int(args.seeds.split(",")[0]), args.speed_pairs)
-    if not args.skip_anncur:
-        anncur(args.out, args.anncur_seed, args.anncur_items, args.anncur_anchors, args.anncur_k_i, args.anncur_budgets)
 
 
 if __name__ == "__main__":

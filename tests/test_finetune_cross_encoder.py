@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SAMPLE, assert_user_error
 
-from vecrecall.training.cross_encoder import LabelledPair, mine_negatives, normalise
+from vecrecall.training.cross_encoder import LabelledPair, length_grouped_batches, mine_negatives, normalise
 from vecrecall.training.data import Corpus
 
 WORDS = ["quantum", "laser", "crystal", "plasma", "neutron", "photon", "magnet", "circuit", "signal", "wave"]
@@ -163,6 +163,45 @@ def test_mining_window_known_positives_and_false_negative_filter():
     assert sorted(p.docid for p in got) == ["d1", "d2", "d3", "d4", "d9"]
 
 
+def test_length_grouped_batches():
+    lengths = [int(x) for x in np.random.default_rng(0).integers(1, 500, size=1003)]
+    batches = length_grouped_batches(lengths, 16, seed=5, epoch=0, group=10)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(1003))  # every row exactly once
+    assert len(batches) == 63 and sum(len(b) < 16 for b in batches) <= 7  # short batches only at mega-batch ends
+    assert batches == length_grouped_batches(lengths, 16, seed=5, epoch=0, group=10)
+    assert batches != length_grouped_batches(lengths, 16, seed=5, epoch=1, group=10)
+    assert batches != length_grouped_batches(lengths, 16, seed=6, epoch=0, group=10)
+    # rows of a batch have similar lengths: far less spread than random batches of the same size
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    rand = np.random.default_rng(1).permutation(1003)
+    rand_spread = np.mean([np.ptp([lengths[i] for i in rand[j:j + 16]]) for j in range(0, 1003, 16)])
+    assert spread < rand_spread / 4, (spread, rand_spread)
+    assert all(len(b) == 16 for b in length_grouped_batches(lengths, 16, 5, 0, drop_last=True, group=10))
+
+
+def test_head_lr_moves_the_head_not_the_body(backbone, toy, tmp_path):
+    """--head-lr: with a negligible --lr only the classification head and the pooler learn."""
+    from safetensors.numpy import load_file
+
+    from vecrecall.training.cross_encoder import CrossEncoderOptions, run_finetune_cross_encoder
+
+    before = load_file(str(backbone / "model.safetensors"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VECRECALL_QUIET", "1")
+        run_finetune_cross_encoder(CrossEncoderOptions(out=tmp_path / "m", model=str(backbone), train=[toy],
+                                                       max_steps=3, batch_size=8, lr=1e-9, head_lr=1e-2, warmup=0,
+                                                       max_length=32, seed=0))
+    after = load_file(str(tmp_path / "m" / "model.safetensors"))
+    moved = {k: float(np.abs(after[k] - before[k]).max()) for k in after if k in before and "classifier" not in k}
+    head = [v for k, v in moved.items() if "pooler" in k]
+    body = [v for k, v in moved.items() if "pooler" not in k]
+    assert head and min(head) > 1e-3, moved  # the pooler learnt at 1e-2
+    assert body and max(body) < 1e-6, moved  # the body did not at 1e-9
+    m = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert m["params"]["head_lr"] == 1e-2 and m["params"]["lr"] == 1e-9
+
+
 def test_normalise():
     assert normalise(np.array([1.0, 2.0, 3.0]), "minmax").tolist() == [0.0, 0.5, 1.0]
     z = normalise(np.array([1.0, 2.0, 3.0]), "zscore")
@@ -253,6 +292,9 @@ def test_bad_input(vr, backbone, toy, sample_sources, tmp_path):
     assert_user_error(vr(*base, "--model", backbone, "--train", toy, "--max-length", "4"), "--max-length 4")
     assert_user_error(vr(*base, "--model", backbone, "--train", toy, "--fn-threshold", "1.5"), "--fn-threshold 1.5")
     assert_user_error(vr(*base, "--model", backbone, "--train", toy, "--mine-range", "9:3"), "--mine-range 9:3")
+    assert_user_error(vr(*base, "--model", backbone, "--train", toy, "--head-lr", "0"), "--head-lr 0.0: must be > 0")
+    assert_user_error(vr(*base, "--model", backbone, "--train", toy, "--architecture", "emb-ce", "--head-lr", "1e-3"),
+                      "[EMB]-CE has none")
     assert not out.exists()
     assert not list(tmp_path.glob(".m*"))  # no staging directory left behind
 

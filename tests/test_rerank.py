@@ -104,7 +104,8 @@ def test_cli_cross_encoder(vr, tiny_models, flat_run, tmp_path):
     d = load_texts(SAMPLE, "corpus").set_index("id")["text"]
     ce = CrossEncoder(str(tiny_models["ce"]), max_length=64, device="cpu")
     direct = ce.predict([[q[a], d[b]] for a, b in zip(got["qid"], got["docid"])], show_progress_bar=False)
-    assert got["score"].to_numpy() == pytest.approx(np.asarray(direct, dtype=float), abs=1e-5)
+    prob = np.asarray(direct, dtype=float)  # the model's default activation, a sigmoid: rerank writes its logit
+    assert got["score"].to_numpy() == pytest.approx(np.log(prob / (1 - prob)), abs=1e-4)
     base = read_run(flat_run)
     top5 = base[base["rank"] <= 5]
     for qid, g in got.groupby("qid"):
@@ -161,15 +162,46 @@ class RecordingScorer(LengthScorer):
         return super().score(pairs)
 
 
-def test_scores_longest_pairs_first_and_puts_scores_back():
+def test_scores_in_chunks_and_puts_scores_back():
     docs = {"a": "x" * 5, "b": "x" * 1, "c": "x" * 9, "d": "x" * 3, "e": "x" * 7}
     s = RecordingScorer()
     out, _ = rerank(RUN, QUERIES, docs, s, depth=4, k=4, batch=2)
-    fed = [len(q) + len(d) for batch in s.batches for q, d in batch]
-    assert fed == sorted(fed, reverse=True) and all(len(b) <= 2 for b in s.batches)
-    # every document keeps its own score whatever order it was scored in
+    assert [len(b) for b in s.batches] == [2, 2, 2]  # 6 pairs in chunks of 2
+    # every document keeps its own score whatever chunk it was scored in
     assert all(row.score == len(docs[row.docid]) for row in out.itertuples())
     assert out[out["qid"] == "q1"]["docid"].tolist() == ["c", "a", "d", "b"]
+
+
+def test_fuse_weighted_minmax_is_the_ce_first_stage_interpolation(vr, tmp_path):
+    """`fuse --method weighted --norm minmax --weights α,1−α` over a rerank run and the run it reranked is the
+    standard interpolation α·norm(CE) + (1 − α)·norm(first stage), per-query min-max (e.g. Wang, Zhuang & Zuccon
+    2021; Pyserini's hybrid fusion): checked against the formula computed by hand."""
+    from vecrecall.io.runs import read_run
+
+    rng = np.random.default_rng(0)
+    lines = {"ce": [], "rrf": []}
+    expect = {}
+    alpha = 0.3
+    for q in ("q1", "q2"):
+        docs = [f"d{i}" for i in range(12)]
+        ce = rng.normal(size=12) * 3
+        first = np.sort(rng.random(12))[::-1] / 30
+        for name, sc in (("ce", ce), ("rrf", first)):
+            order = np.argsort(-sc)
+            lines[name] += [f"{q} Q0 {docs[j]} {r + 1} {float(sc[j])!r} t\n" for r, j in enumerate(order)]
+        norm = [(x - x.min()) / (x.max() - x.min()) for x in (ce, first)]
+        expect.update({(q, d): alpha * a + (1 - alpha) * b for d, a, b in zip(docs, *norm)})
+    for name in lines:
+        (tmp_path / f"{name}.run").write_text("".join(lines[name]))
+    out = tmp_path / "int.run"
+    r = vr("fuse", tmp_path / "ce.run", tmp_path / "rrf.run", "--method", "weighted", "--norm", "minmax", "--weights",
+           f"{alpha},{1 - alpha}", "--depth", "12", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    got = read_run(out)
+    assert len(got) == 24
+    assert [got_s for got_s in got["score"]] == pytest.approx([expect[(q, d)] for q, d in zip(got["qid"], got["docid"])],
+                                                               abs=1e-9)
+    assert got.groupby("qid")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
 
 
 def test_backend_choice(monkeypatch):

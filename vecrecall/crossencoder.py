@@ -107,8 +107,3 @@ def load_cross_encoder(path: str | Path, max_length: int | None = None, device: 
     except Exception as exc:  # many library error types for a directory that is not a model
         raise UserError(f"--model {path}: cannot load as a CrossEncoder ({type(exc).__name__}: {exc})") from exc
 
-
-def length_order(pairs: list[tuple[str, str]]) -> list[int]:
-    """Positions of `pairs`, longest first (characters of query + document; ties by position), so that batches hold
-    pairs of similar length and padding is small. Callers score in this order and write results back by position."""
-    return sorted(range(len(pairs)), key=lambda i: (-(len(pairs[i][0]) + len(pairs[i][1])), i))

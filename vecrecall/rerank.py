@@ -1,9 +1,11 @@
 """Rerank the top of a run with a pair scorer: a sentence-transformers CrossEncoder, or a bi-encoder for comparison.
 
 For each query the run's `depth` best documents (by score, ties by docid) are scored as (query text, document text)
-pairs; the output is those documents ordered by the new score (ties broken by docid as trec_eval does), cut to k (k ≤ depth). Scores are cached
-by vecrecall.cache (kind `rerank`, under $VECRECALL_CACHE_DIR, default ~/.cache/vecrecall), keyed by the scorer's
-fingerprint and both texts, so an edited text is scored again.
+pairs; the output is those documents ordered by the new score (ties broken by docid as trec_eval does), cut to k
+(k ≤ depth). A cross-encoder's score is its raw logit (no sigmoid), so that per-query normalisation (`fuse --norm
+minmax`, the interpolation with the first-stage run) and `finetune --teacher-transform sigmoid` see the model's own
+scale. Scores are cached by vecrecall.cache (kind `rerank`, under $VECRECALL_CACHE_DIR, default ~/.cache/vecrecall),
+keyed by the scorer's fingerprint and both texts, so an edited text is scored again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from .cache import Cache
-from .crossencoder import length_order
 from .errors import UserError
 from .io.runs import COLUMNS, rank_run
 
@@ -50,16 +51,21 @@ class CrossEncoderScorer(PairScorer):
         self.name = str(path)
         self.batch_size = batch_size
         self.max_length = max_length
-        # torch scores keep the old key; another backend's float rounding differs, so it gets its own cache entries
+        # another backend's float rounding differs, so it gets its own cache entries; "logit" keeps apart the
+        # sigmoid scores that older versions cached
         suffix = "" if self.backend == "torch" else f":{self.backend}"
-        self.fingerprint = f"ce:{model_fingerprint(Path(path))}:{max_length}{suffix}"
+        self.fingerprint = f"ce-logit:{model_fingerprint(Path(path))}:{max_length}{suffix}"
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "backend": self.backend, "max_length": self.max_length}
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """Raw logits of `pairs`, shape (len(pairs),). sentence-transformers sorts the pairs of each call by length
+        before batching (less padding) and returns the scores in input order."""
+        import torch
+
         out = self.model.predict([list(p) for p in pairs], batch_size=self.batch_size, show_progress_bar=False,
-                                 convert_to_numpy=True)
+                                 activation_fn=torch.nn.Identity(), convert_to_numpy=True)
         out = np.asarray(out, dtype=np.float64)
         return out[:, -1] if out.ndim == 2 else out  # several labels: the last one (the "relevant" class)
 
@@ -154,8 +160,7 @@ def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], sco
         scores[i] = s
     if advance and hits:
         advance(len(hits))
-    # longest pairs first, so each scorer call holds pairs of similar length (less padding); scores go back by position
-    todo = [i for i in length_order(pairs) if i not in hits]
+    todo = [i for i in range(len(pairs)) if i not in hits]
     t0 = time.perf_counter()
     for start in range(0, len(todo), batch):
         idx = todo[start : start + batch]

@@ -35,6 +35,7 @@ def finetune_cross_encoder(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
     batch_size: int = typer.Option(16, "--batch-size", help="Rows per batch."),
     lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW, linear decay)."),
+    head_lr: Optional[float] = typer.Option(None, "--head-lr", help="Peak learning rate of the fresh classification head and the pooler before it (default: --lr); a fresh head learns faster with a higher one, e.g. 1e-3."),
     warmup: float = typer.Option(0.1, "--warmup", help="Warm-up share of the steps."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
@@ -62,7 +63,8 @@ def finetune_cross_encoder(
         mine_from=list(mine_from or []), mine_range=parse_window(mine_range),
         negatives_per_positive=negatives_per_positive, random_negatives=random_negatives, fn_threshold=fn_threshold,
         teacher_run=teacher_run, teacher_depth=teacher_depth, teacher_norm=teacher_norm, max_pairs=max_pairs,
-        max_length=max_length, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, warmup=warmup,
+        max_length=max_length, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, head_lr=head_lr,
+        warmup=warmup,
         seed=seed, overwrite=overwrite, fields=common.fields(id_field, text_field, title_field),
     )
     res = run_finetune_cross_encoder(opts)

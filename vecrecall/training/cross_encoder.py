@@ -93,6 +93,7 @@ class CrossEncoderOptions:
     max_steps: int | None = None
     batch_size: int = 16
     lr: float = 2e-5
+    head_lr: float | None = None
     warmup: float = 0.1
     seed: int = 0
     overwrite: bool = False
@@ -443,6 +444,47 @@ def new_cross_encoder(ckpt: Path, max_length: int, seed: int) -> Any:
     return model
 
 
+def row_lengths(table: dict[str, list[Any]]) -> list[int]:
+    """Characters per training row (query + every text it holds): the length key of length-grouped batching."""
+    text_cols = [c for c in ("query", "document", "positive", "negative") if c in table]
+    n = len(table["query"])
+    out = [sum(len(table[c][i]) for c in text_cols) for i in range(n)]
+    if "docs" in table:
+        out = [a + max((len(d) for d in docs), default=0) for a, docs in zip(out, table["docs"])]
+    return out
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch: int = 0,
+                           drop_last: bool = False, group: int = 50) -> list[list[int]]:
+    """One epoch of batches whose rows have similar lengths, so little of each batch is padding.
+
+    The rows are shuffled (seeded by `seed` and `epoch`), cut into mega-batches of `group` × `batch_size` rows, each
+    mega-batch is sorted by length and cut into batches, and the batch order is shuffled again — the scheme of
+    transformers' `LengthGroupedSampler` (mega-batches of 50 batches), with the batch order randomised too so that
+    length does not drift with the step. Every row appears exactly once per epoch."""
+    rng = np.random.default_rng([seed, epoch])
+    perm = rng.permutation(len(lengths))
+    mega = group * batch_size
+    batches: list[list[int]] = []
+    for start in range(0, len(perm), mega):
+        chunk = sorted(perm[start : start + mega].tolist(), key=lambda i: (-lengths[i], i))
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    if drop_last:
+        batches = [b for b in batches if len(b) == batch_size]
+    return [batches[int(i)] for i in rng.permutation(len(batches))]
+
+
+HEAD_PATTERN = r"(^|\.)(classifier|pooler|score)\."
+
+
+def head_parameters(model: Any) -> list[str]:
+    """Names of the parameters `--head-lr` applies to: the classification head and (BERT) the pooler in front of it —
+    both untrained when the backbone is a bi-encoder."""
+    import re
+
+    return [n for n, _ in model.named_parameters() if re.search(HEAD_PATTERN, n)]
+
+
 @dataclass
 class TrainStats:
     steps: int
@@ -469,6 +511,22 @@ def train(model: Any, table: dict[str, list[Any]], loss: str, o: CrossEncoderOpt
     per_epoch = math.ceil(n / o.batch_size)
     total = o.max_steps if o.max_steps else math.ceil(per_epoch * o.epochs)
     seen: list[float] = []
+    lengths = row_lengths(table)
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+
+    class LengthGrouped(DefaultBatchSampler):  # the trainer calls set_epoch before each pass
+        def __iter__(self):  # noqa: ANN204
+            yield from length_grouped_batches(lengths, self.batch_size, o.seed, self.epoch, self.drop_last)
+
+        def __len__(self) -> int:
+            return len(lengths) // self.batch_size if self.drop_last else math.ceil(len(lengths) / self.batch_size)
+
+    lr_mapping = {}
+    if o.head_lr is not None and o.head_lr != o.lr:
+        if not head_parameters(model):
+            raise UserError(f"--head-lr: the model has no classification head or pooler parameters "
+                            f"(looked for {HEAD_PATTERN}); drop --head-lr")
+        lr_mapping = {HEAD_PATTERN: o.head_lr}
     with tempfile.TemporaryDirectory(prefix="vecrecall-ce-train-") as scratch, \
             progress("train cross-encoder", total, "steps") as advance:
 
@@ -487,7 +545,7 @@ def train(model: Any, table: dict[str, list[Any]], loss: str, o: CrossEncoderOpt
             output_dir=scratch, num_train_epochs=o.epochs, max_steps=o.max_steps or -1,
             per_device_train_batch_size=o.batch_size, learning_rate=o.lr, warmup_steps=o.warmup, seed=o.seed,
             data_seed=o.seed, save_strategy="no", report_to="none", logging_steps=1, disable_tqdm=True,
-            use_cpu=True, dataloader_num_workers=0)
+            use_cpu=True, dataloader_num_workers=0, batch_sampler=LengthGrouped, learning_rate_mapping=lr_mapping)
         trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=Dataset.from_dict(table), loss=loss_fn,
                                       callbacks=[Bar()])
         for unwanted in (PrinterCallback, ProgressCallback):
@@ -528,17 +586,16 @@ def train_emb_ce(ckpt: Path, table: dict[str, list[Any]], o: CrossEncoderOptions
     total = o.max_steps or math.ceil(math.ceil(n / o.batch_size) * o.epochs)
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr)
     sched = get_linear_schedule_with_warmup(opt, int(o.warmup * total), total)
-    gen = torch.Generator().manual_seed(o.seed)
+    lengths = row_lengths(table)
     labels = torch.tensor(table["label"], dtype=torch.float32)
     seen: list[float] = []
     model.train()
     t0 = time.perf_counter()
     with progress("train emb-ce", total, "steps") as advance:
         step = 0
+        epoch = 0
         while step < total:
-            perm = torch.randperm(n, generator=gen).tolist()
-            for start in range(0, n, o.batch_size):
-                idx = perm[start : start + o.batch_size]
+            for idx in length_grouped_batches(lengths, o.batch_size, o.seed, epoch):
                 batch = fmt.batch([qids[table["query"][i]] for i in idx], [docs[table["document"][i]] for i in idx])
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(emb_ce_scores(model, batch), labels[idx])
                 loss.backward()
@@ -550,6 +607,7 @@ def train_emb_ce(ckpt: Path, table: dict[str, list[Any]], o: CrossEncoderOptions
                 advance(1)
                 if step >= total:
                     break
+            epoch += 1
     model.eval()
     if any(not math.isfinite(v) for v in seen):
         raise UserError("training diverged (loss became NaN/inf); lower --lr")
@@ -587,6 +645,10 @@ def validate(o: CrossEncoderOptions) -> None:
         raise UserError(f"--max-length {o.max_length}: must be between 8 and 8192 tokens")
     if o.batch_size < 1 or o.epochs <= 0 or o.lr <= 0 or not 0 <= o.warmup < 1:
         raise UserError("need --batch-size ≥ 1, --epochs > 0, --lr > 0 and 0 ≤ --warmup < 1")
+    if o.head_lr is not None and o.head_lr <= 0:
+        raise UserError(f"--head-lr {o.head_lr}: must be > 0")
+    if o.head_lr is not None and o.architecture == "emb-ce":
+        raise UserError("--head-lr applies to the classification head of --architecture cross-encoder; [EMB]-CE has none")
     if o.max_steps is not None and o.max_steps < 1:
         raise UserError(f"--max-steps {o.max_steps}: must be ≥ 1")
     if o.max_pairs is not None and o.max_pairs < 1:
