@@ -86,6 +86,17 @@ def test_manifest_records_build(data, tmp_path):
     assert m.parent("embeddings").params["model"]["name"] == "synthetic"
 
 
+@pytest.mark.parametrize("params,expected", [
+    ({"index_type": "IVF", "nlist": 8}, 64 * 8),  # 64 per IVF list
+    ({"index_type": "IVFPQ", "nlist": 8, "pq_m": 12}, N),  # 64 × 2^8 PQ centroids > n: every vector
+    ({"index_type": "IVFPQ", "nlist": 8, "pq_m": 12, "pq_bits": 3}, 64 * 8),
+])
+def test_ivf_training_sample_counts_pq_centroids(data, tmp_path, params, expected):
+    """The default training sample is min(n, 64·max(nlist, 2^pq_bits)) with pq_bits' own default (8) counted."""
+    m = build_index("faiss", tmp_path / "i", embeddings=data[0], params=params)
+    assert m.params["train_size"] == expected
+
+
 @pytest.mark.parametrize("args,fragments", [
     (["--backend", "nope"], ["--backend nope", "unknown backend", "faiss"]),
     (["--metric", "manhattan"], ["--metric manhattan", "ip, l2, cosine"]),

@@ -70,10 +70,11 @@ SPEC = Spec(
         Param("factory", str, "faiss index_factory string, e.g. 'IVF256,SQ8' (instead of --index-type).",
               default_text="from --index-type", types=("factory",), column=False, single=True),
         nlist_param(IVF_TYPES),
+        *pq_params(("IVFPQ",)),
+        # after pq_bits: its default is resolved from the parameters before it
         Param("train_size", int, "Vectors sampled (with --seed) to train IVF/PQ.", low=1,
               default=Derived("min(n, 64·max(nlist, 2^pq_bits))", _default_train_size),
               types=(*IVF_TYPES, "factory"), column=False),
-        *pq_params(("IVFPQ",)),
         hnsw_params(("HNSW",), m=32, ef_construction=40, m_high=10000)[0],
         Param("ef_construction", int, "HNSW build beam width (efConstruction).", default=40, low=1,
               types=("HNSW", "factory")),
