@@ -553,7 +553,7 @@ def test_bad_input_through_the_installed_entry_point(tmp_path):
 def test_out_that_is_the_input_is_refused(tmp_path, vr):
     src = _npy(tmp_path, X)
     r = vr("import-vectors", src, "--out", src, "--overwrite")
-    assert_user_error(r, f"--out {src}: would replace the input {src}")
+    assert_user_error(r, f"{src}: is (or holds, or is part of) the input {src}")
     assert src.read_bytes()[:6] == b"\x93NUMPY"
     r = vr("import-vectors", src, "--out", tmp_path, "--overwrite")
     # Refused either as the input's folder or as a folder vecrecall did not write; the input is kept.

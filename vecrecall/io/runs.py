@@ -177,7 +177,7 @@ def _check_trec_fields(path: Path, qids: Any, docids: Any, tag: str) -> None:
     for what, values in (("--run-tag", [tag]), ("query id", qids), ("document id", docids)):
         joined = "\x00".join(map(str, values))
         m = blank.search(joined)
-        if m or "\x00\x00" in f"\x00{joined}\x00":
+        if m or (len(values) and "\x00\x00" in f"\x00{joined}\x00"):  # an empty value (none when no lines)
             bad = next((str(v) for v in values if not str(v) or blank.search(str(v))), "")
             fix = "choose a tag without spaces" if what == "--run-tag" else "write the run as Parquet (--out NAME.parquet)"
             raise UserError(f"{path}: {what} {bad!r} is empty or holds whitespace, which a TREC run cannot hold; {fix}")

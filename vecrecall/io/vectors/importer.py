@@ -48,15 +48,6 @@ def parse_metric_hint(hint: str | None) -> str | None:
     return metric
 
 
-def _guard_inputs(out: Path, inputs: list[Path]) -> None:
-    """--out must not be (or contain) an input: --overwrite would replace the file being read."""
-    target = out.resolve()
-    for p in inputs:
-        rp = p.resolve()
-        if rp == target or target in rp.parents:
-            raise UserError(f"--out {out}: would replace the input {p}; choose another --out")
-
-
 def _block_rows(vf: VectorFile, block_rows: int | None) -> int:
     if block_rows is not None:
         if block_rows < 1:
@@ -139,9 +130,8 @@ def import_vectors(source: str | Path, out: str | Path, *, ids: str | Path | Non
     if ids is not None and id_column is not None:
         raise UserError("--ids and --id-column both name the ids; give one of them")
     hint = parse_metric_hint(metric_hint)
-    check_out(dest, overwrite)
     ids_path = Path(ids) if ids is not None else None
-    _guard_inputs(dest, [src] + ([ids_path] if ids_path else []))
+    check_out(dest, overwrite, inputs=(src, ids_path))
     if not src.exists():
         raise UserError(f"{src}: no such file or directory")
 
