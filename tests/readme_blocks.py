@@ -5,9 +5,12 @@ a variable for the rest of the chain; `# …` lines are comments). HTML comments
 runs it; they render invisibly. One directive per comment:
 
     skip (REASON)                    the block is not run
+    slow (REASON)                    the block is marked `slow` (deselected by -m "not slow"; later blocks must not
+                                     need its outputs)
     skip-command "TEXT" (REASON)     commands containing TEXT are not run
     env NAME=VALUE                   NAME is VALUE for the block (wins over an assignment line in the block)
     replace "OLD" "NEW"              text substitution in every command of the block
+    add SUBCOMMAND "OPTIONS"         OPTIONS appended to every `vecrecall SUBCOMMAND` of the block
     model MODEL                      every `--model X` becomes MODEL, and `encode`/`demo` without one get it;
                                      `model SUBCOMMAND=MODEL` only for that subcommand
     before "SHELL"                   a shell command run before the block (inputs the README assumes exist)
@@ -34,7 +37,7 @@ from pathlib import Path
 
 MARKER = re.compile(r"^<!--\s*readme-test:\s*(.*?)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
-DIRECTIVES = {"skip", "skip-command", "env", "replace", "model", "before", "exit", "chain", "output"}
+DIRECTIVES = {"skip", "slow", "skip-command", "env", "replace", "add", "model", "before", "exit", "chain", "output"}
 OUTPUT_MODES = {"text", "columns", "none"}
 
 
@@ -80,12 +83,12 @@ def parse_directive(body: str, line: int) -> Directive:
     if not words or words[0] not in DIRECTIVES:
         raise MarkerError(f"README.md:{line}: unknown readme-test marker {body!r} (known: {sorted(DIRECTIVES)})")
     d = Directive(words[0], words[1:], reason, line)
-    want = {"skip": (0, 0), "skip-command": (1, 1), "env": (1, 1), "replace": (2, 2), "model": (1, 1),
+    want = {"skip": (0, 0), "slow": (0, 0), "skip-command": (1, 1), "env": (1, 1), "replace": (2, 2), "add": (2, 2), "model": (1, 1),
             "before": (1, 1), "exit": (2, 2), "chain": (1, 1), "output": (1, 3)}[d.name]
     if not want[0] <= len(d.args) <= want[1]:
         raise MarkerError(f"README.md:{line}: marker {body!r}: {d.name} takes {want[0]}–{want[1]} arguments")
-    if d.name in ("skip", "skip-command") and not reason:
-        raise MarkerError(f"README.md:{line}: marker {body!r}: a skip must give its reason in parentheses")
+    if d.name in ("skip", "slow", "skip-command") and not reason:
+        raise MarkerError(f"README.md:{line}: marker {body!r}: {d.name} must give its reason in parentheses")
     if d.name == "env" and "=" not in d.args[0]:
         raise MarkerError(f"README.md:{line}: marker {body!r}: env takes NAME=VALUE")
     if d.name == "exit" and not d.args[0].isdigit():
@@ -165,19 +168,36 @@ def split_commands(text: str) -> list[str]:
     return out
 
 
-SUBCOMMAND = re.compile(r"^vecrecall\s+(?:--\S+\s+)*([a-z][\w-]*)")
 ASSIGN = re.compile(r"^(?:export\s+)?([A-Za-z_]\w*)=(\S*)\s*(?:#.*)?$")
 
 
+def each_subcommand(cmd: str, edit) -> str:
+    """`cmd` with edit(subcommand, segment) applied to each `vecrecall SUBCOMMAND …` in it (also inside a `for` loop
+    or after `&&`); a segment ends at `;`, `&&`, `|`, a comment or the end."""
+    out, pos = [], 0
+    for m in re.finditer(r"\bvecrecall\s+(?:--\S+\s+)*([a-z][\w-]*)", cmd):
+        if m.start() < pos:
+            continue
+        end = re.search(r"\s*(?:;|&&|\|\|?|\s#\s|$)", cmd[m.end():])
+        stop = m.end() + end.start()
+        out.append(cmd[pos:m.start()] + edit(m.group(1), cmd[m.start():stop]))
+        pos = stop
+    out.append(cmd[pos:])
+    return "".join(out)
+
+
 def apply_model(cmd: str, model: str, only: str | None) -> str:
-    m = SUBCOMMAND.match(cmd)
-    if not m or (only and m.group(1) != only):
-        return cmd
-    if re.search(r"--model\s+\S+", cmd):
-        return re.sub(r"--model\s+\S+", f"--model {model}", cmd)
-    if m.group(1) in ("encode", "demo") and "--print-paths" not in cmd:
-        return cmd[: m.end()] + f" --model {model}" + cmd[m.end():]
-    return cmd
+    def edit(sub: str, seg: str) -> str:
+        if only and sub != only:
+            return seg
+        if re.search(r"--model\s+\S+", seg):
+            return re.sub(r"--model\s+\S+", f"--model {model}", seg)
+        if sub in ("encode", "demo") and "--print-paths" not in seg:
+            head = re.match(r"vecrecall\s+(?:--\S+\s+)*[a-z][\w-]*", seg).end()
+            return seg[:head] + f" --model {model}" + seg[head:]
+        return seg
+
+    return each_subcommand(cmd, edit)
 
 
 PLACEHOLDER = re.compile(r"\{(tiny|tiny-ce)\}")
@@ -207,6 +227,8 @@ def plan(block: Block, models: dict[str, str] | None = None) -> list[Command]:
         run = text
         for d in block.get("replace"):
             run = run.replace(d.args[0], expand(d.args[1]))
+        for d in block.get("add"):
+            run = each_subcommand(run, lambda sub, seg, d=d: seg + " " + d.args[1] if sub == d.args[0] else seg)
         for d in block.get("model"):
             only, model = d.args[0].split("=", 1) if "=" in d.args[0] else (None, d.args[0])
             run = apply_model(run, expand(model), only)

@@ -55,8 +55,10 @@ class State:
     def chain(self, name: str) -> Chain:
         if name not in self.chains:
             d = self.root / name
-            d.mkdir()
+            d.mkdir(exist_ok=True)
             for item in ("sample_data", "configs", "bench"):
+                if (d / item).exists() or (d / item).is_symlink():
+                    continue
                 target = d / item
                 if item == "sample_data":   # a copy, so that no command can write into the checkout's data
                     import shutil
@@ -119,7 +121,7 @@ def test_unknown_marker_fails(tmp_path):
     with pytest.raises(MarkerError, match="unknown readme-test marker"):
         parse_readme(p)
     p.write_text("<!-- readme-test: skip -->\n```bash\nvecrecall --help\n```\n")
-    with pytest.raises(MarkerError, match="reason"):
+    with pytest.raises(MarkerError, match="must give its reason"):
         parse_readme(p)
 
 
@@ -127,7 +129,8 @@ def _block_id(b: Block) -> str:
     return f"L{b.line}-{b.chain}"
 
 
-@pytest.mark.parametrize("block", COMMAND_BLOCKS, ids=_block_id)
+@pytest.mark.parametrize("block", [pytest.param(b, marks=[pytest.mark.slow] if b.get("slow") else [], id=_block_id(b))
+                                   for b in COMMAND_BLOCKS])
 def test_readme_block(block: Block, state: State):
     skip = block.get("skip")
     if skip:
@@ -153,9 +156,12 @@ def test_readme_block(block: Block, state: State):
             continue
         if c.run != c.text:
             state.substituted.append(f"README.md:{block.line}: `{c.text}` → `{c.run}`")
+        t0 = time.perf_counter()
         r = subprocess.run(["bash", "-c", c.run], cwd=chain.dir, env=chain.env, capture_output=True, text=True,
                            timeout=600)
         ran.append(Ran(c.run, r.returncode, r.stdout, r.stderr))
+        with open(state.root / "commands.log", "a", encoding="utf-8") as log:
+            log.write(f"{time.perf_counter() - t0:7.1f}s exit {r.returncode} L{block.line} {c.run}\n")
         where = f"README.md:{block.line}: `{c.run}`"
         assert "Traceback" not in r.stderr, f"{where} printed a traceback:\n{r.stderr}"
         assert r.returncode == c.expect_exit, (f"{where} exited {r.returncode}, expected {c.expect_exit}\n"
