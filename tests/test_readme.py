@@ -125,6 +125,42 @@ def test_unknown_marker_fails(tmp_path):
         parse_readme(p)
 
 
+def test_markers_change_only_what_they_name(tmp_path):
+    p = tmp_path / "README.md"
+    p.write_text('<!-- readme-test: model hash:64 -->\n<!-- readme-test: add sweep "--passes 1" -->\n'
+                 '<!-- readme-test: replace "--max-steps 600" "--max-steps 2" -->\n'
+                 '<!-- readme-test: skip-command "parallel" (not installed) -->\n```bash\n'
+                 'V=../shared/datasets/vaswani/beir\n'
+                 'for i in 0 1; do vecrecall encode --corpus $V --shard $i/2 --out e.$i; done\n'
+                 'vecrecall demo --model hash:256 --out d   # a comment\n'
+                 'vecrecall finetune --qrels q \\\n    --max-steps 600 --out m\n'
+                 'vecrecall sweep --embeddings e --out s && vecrecall info s\n'
+                 'parallel vecrecall encode ::: 0 1\n```\n')
+    cmds = plan(parse_readme(p)[0])
+    assert cmds[0].assign == ("V", "../shared/datasets/vaswani/beir")
+    assert cmds[1].run == "for i in 0 1; do vecrecall encode --model hash:64 --corpus $V --shard $i/2 --out e.$i; done"
+    assert cmds[2].run == "vecrecall demo --model hash:64 --out d   # a comment"
+    assert cmds[3].run == "vecrecall finetune --qrels q --max-steps 2 --out m"
+    assert cmds[4].run == "vecrecall sweep --embeddings e --out s --passes 1 && vecrecall info s"
+    assert cmds[5].skipped == "not installed"
+    p.write_text('<!-- readme-test: replace "--nlist 128" "--nlist 8" -->\n```bash\nvecrecall info x\n```\n')
+    with pytest.raises(MarkerError, match="matches no command"):
+        plan(parse_readme(p)[0])
+    p.write_text('<!-- readme-test: env V=sample_data -->\n```bash\nV=../shared/x\nvecrecall info $V\n```\n')
+    assert plan(parse_readme(p)[0])[0].assign == ("V", "sample_data")
+
+
+def test_output_comparisons():
+    shown = "wrote a: 2,000 → 1,999 rows, in place in 0.62s, version 2\n…\nwrote b: rebuilt in 0.45s"
+    assert not missing_text(shown, "x\nwrote a: 2,000 → 1,999 rows, in place in 1.7s,\n version 2\ny\nwrote b: rebuilt in 3s")
+    assert missing_text(shown, "wrote b: rebuilt in 3s\nwrote a: 2,000 → 1,999 rows, in place in 1.7s, version 2")
+    table = ("┃ run      ┃ nDCG@10 ┃\n┡━━━━━━━━━━╇━━━━━━━━━┩\n│ flat.run │  0.6540 │\n│ ivf.run  │  0.6572 │\n")
+    assert not compare_columns(table, table.replace("0.6540", "0.1111"))
+    assert compare_columns(table, table.replace("0.6540", "0.1111"), numbers=1)
+    assert compare_columns(table, table.replace("nDCG@10", "R@100  "))
+    assert compare_columns(table, table.replace("ivf.run ", "hnsw.run"))
+
+
 def _block_id(b: Block) -> str:
     return f"L{b.line}-{b.chain}"
 
