@@ -220,7 +220,8 @@ def test_readme_output(block: Block, state: State):
     command = next((a for a in rest if "=" not in a.split()[0]), None)
     numbers = int(next((a.split("=", 1)[1] for a in rest if a.startswith("numbers=")), 0))
     if command is None:
-        actual = "\n".join(r.stdout + "\n" + r.stderr for r in ran)
+        # stderr first: warnings and notes come before a command's result, as a terminal shows them
+        actual = "\n".join(r.stderr + "\n" + r.stdout for r in ran)
     else:
         found = [r for r in ran if re.sub(r"\s+#\s.*$", "", r.command) == command]
         if found:
