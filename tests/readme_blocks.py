@@ -16,7 +16,7 @@ runs it; they render invisibly. One directive per comment:
     before "SHELL"                   a shell command run before the block (inputs the README assumes exist)
     exit N "TEXT"                    the command containing TEXT exits N (a block that shows an error)
     chain NAME                       run in working directory NAME (default `main`); blocks of a chain share files
-    In `replace` and `model` values, `{tiny}` and `{tiny-ce}` are tiny random-init models (a sentence-transformers
+    In `replace`, `add` and `model` values, `{tiny}` and `{tiny-ce}` are tiny random-init models (a sentence-transformers
     bi-encoder and a CrossEncoder, tests/tiny_models.py) that the test makes.
 
     output MODE ["COMMAND"]          (above a ``` output block) compare it with the output of the block above it,
@@ -204,7 +204,7 @@ PLACEHOLDER = re.compile(r"\{(tiny|tiny-ce)\}")
 
 
 def placeholders(block: Block) -> set[str]:
-    return {m for d in block.get("replace") + block.get("model") for a in d.args for m in PLACEHOLDER.findall(a)}
+    return {m for d in block.get("replace") + block.get("model") + block.get("add") for a in d.args for m in PLACEHOLDER.findall(a)}
 
 
 def plan(block: Block, models: dict[str, str] | None = None) -> list[Command]:
@@ -228,7 +228,7 @@ def plan(block: Block, models: dict[str, str] | None = None) -> list[Command]:
         for d in block.get("replace"):
             run = run.replace(d.args[0], expand(d.args[1]))
         for d in block.get("add"):
-            run = each_subcommand(run, lambda sub, seg, d=d: seg + " " + d.args[1] if sub == d.args[0] else seg)
+            run = each_subcommand(run, lambda sub, seg, d=d: seg + " " + expand(d.args[1]) if sub == d.args[0] else seg)
         for d in block.get("model"):
             only, model = d.args[0].split("=", 1) if "=" in d.args[0] else (None, d.args[0])
             run = apply_model(run, expand(model), only)
