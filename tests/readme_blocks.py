@@ -16,23 +16,24 @@ runs it; they render invisibly. One directive per comment:
     before "SHELL"                   a shell command run before the block (inputs the README assumes exist)
     exit N "TEXT"                    the command containing TEXT exits N (a block that shows an error)
     chain NAME                       run in working directory NAME (default `main`); blocks of a chain share files
-    In `replace`, `add` and `model` values, `{tiny}` and `{tiny-ce}` are tiny random-init models (a sentence-transformers
-    bi-encoder and a CrossEncoder, tests/tiny_models.py) that the test makes.
-
-    output MODE ["COMMAND"]          (above a ``` output block) compare it with the output of the block above it,
-                                     or of COMMAND (a command of that block, or run on its own):
+    output MODE ["COMMAND"]          (above a ``` output block) compare it with the output of the block above it
+                                     (each command's stderr, then its stdout), or with the stdout of COMMAND (a
+                                     command of that block, or run on its own):
                                      `text`: the block's text, cut at `…` lines, appears in order in the output
                                      (whitespace-normalised, durations such as 0.62s masked);
                                      `columns`: the tables' column names and row labels are those of the output
                                      (`columns numbers=N`: and each row's first N numbers);
                                      `none (REASON)`: not compared
+
+In `replace`, `add` and `model` values, `{tiny}` and `{tiny-ce}` are tiny random-init models (a sentence-transformers
+bi-encoder and a CrossEncoder, tests/tiny_models.py) that the test makes. Every skip is listed at the end of the run.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 MARKER = re.compile(r"^<!--\s*readme-test:\s*(.*?)\s*-->\s*$")

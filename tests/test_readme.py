@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,9 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from clirun import ROOT, cli_env, entry_point
-from readme_blocks import Block, MarkerError, compare_columns, missing_text, parse_readme, placeholders, plan
+from readme_blocks import (
+    Block,
+    MarkerError,
+    compare_columns,
+    missing_text,
+    parse_readme,
+    placeholders,
+    plan,
+)
 
 README = ROOT / "README.md"
 BLOCKS = parse_readme(README)
@@ -61,7 +69,6 @@ class State:
                     continue
                 target = d / item
                 if item == "sample_data":   # a copy, so that no command can write into the checkout's data
-                    import shutil
                     shutil.copytree(ROOT / item, target)
                 else:
                     target.symlink_to(ROOT / item)
@@ -179,7 +186,7 @@ def test_readme_block(block: Block, state: State):
         chain.env[name] = value
     started = time.perf_counter()
     for d in block.get("before"):
-        r = subprocess.run(["bash", "-c", d.args[0]], cwd=chain.dir, env=chain.env, capture_output=True, text=True)
+        r = subprocess.run(["bash", "-c", d.args[0]], cwd=chain.dir, env=chain.env, capture_output=True, text=True, check=False)
         assert r.returncode == 0, (d.args[0], r.stderr)
     ran: list[Ran] = []
     for c in cmds:
@@ -194,7 +201,7 @@ def test_readme_block(block: Block, state: State):
             state.substituted.append(f"README.md:{block.line}: `{c.text}` → `{c.run}`")
         t0 = time.perf_counter()
         r = subprocess.run(["bash", "-c", c.run], cwd=chain.dir, env=chain.env, capture_output=True, text=True,
-                           timeout=600)
+                           timeout=600, check=False)
         ran.append(Ran(c.run, r.returncode, r.stdout, r.stderr))
         with open(state.root / "commands.log", "a", encoding="utf-8") as log:
             log.write(f"{time.perf_counter() - t0:7.1f}s exit {r.returncode} L{block.line} {c.run}\n")
@@ -229,7 +236,7 @@ def test_readme_output(block: Block, state: State):
         else:
             chain = state.chain(source.chain)
             r = subprocess.run(["bash", "-c", command], cwd=chain.dir, env=chain.env, capture_output=True,
-                               text=True, timeout=600)
+                               text=True, timeout=600, check=False)
             assert r.returncode == 0 and "Traceback" not in r.stderr, (command, r.stderr)
             actual = r.stdout
     if mode == "text":
