@@ -112,6 +112,8 @@ def state(tmp_path_factory, request):
                             f"{len(st.substituted)} commands run with substitutions, {len(st.skipped)} skipped:")
         for line in st.skipped:
             reporter.write_line(f"  skipped {line}")
+        slowest = sorted(st.seconds.items(), key=lambda kv: -kv[1])[:8]
+        reporter.write_line("slowest blocks: " + ", ".join(f"README.md:{line} {sec:.0f}s" for line, sec in slowest))
 
 
 def test_markers_are_known_and_outputs_marked():
