@@ -105,15 +105,14 @@ def state(tmp_path_factory, request):
     env["PATH"] = os.pathsep.join([_bin_dir(root), str(Path(sys.executable).parent), env.get("PATH", "")])
     st = State(root, env)
     yield st
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(f"README blocks: {len(st.seconds)} run in {sum(st.seconds.values()):.0f}s; "
-                            f"{len(st.substituted)} commands run with substitutions, {len(st.skipped)} skipped:")
-        for line in st.skipped:
-            reporter.write_line(f"  skipped {line}")
-        slowest = sorted(st.seconds.items(), key=lambda kv: -kv[1])[:8]
-        reporter.write_line("slowest blocks: " + ", ".join(f"README.md:{line} {sec:.0f}s" for line, sec in slowest))
+    lines = [f"README blocks: {len(st.seconds)} run in {sum(st.seconds.values()):.0f}s; "
+             f"{len(st.substituted)} commands run with substitutions, {len(st.skipped)} skipped:"]
+    lines += [f"  skipped {line}" for line in st.skipped]
+    slowest = sorted(st.seconds.items(), key=lambda kv: -kv[1])[:8]
+    lines.append("slowest blocks: " + ", ".join(f"README.md:{line} {sec:.0f}s" for line, sec in slowest))
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # shown whether the tests pass or fail
+        print("\n" + "\n".join(lines))
 
 
 def test_markers_are_known_and_outputs_marked():
