@@ -347,7 +347,7 @@ class TextResult:
 def corpus_source(index: IndexDir) -> tuple[Path | None, FieldSpec]:
     """The corpus an index was built from, by its lineage: the text source of a text index (bm25), or the source of
     the embeddings a vector index was built on; (None, …) when none is recorded (e.g. imported vectors)."""
-    from .io.texts import FieldSpec
+    from .io.texts import FieldSpec  # at run time too: the module-level import is for type checking only
 
     manifest, key = index.manifest, "corpus"
     if "corpus" not in manifest.inputs:
