@@ -344,3 +344,10 @@ def test_emb_ce_learns_and_loads_in_anncur(vr, backbone, toy, tmp_path):
         load_cross_encoder(out)  # what rerank --model says of an [EMB]-CE checkpoint
     assert_user_error(vr("finetune-cross-encoder", "--architecture", "emb-ce", "--model", backbone, "--train", toy,
                          "--loss", "listwise", "--out", tmp_path / "z"), "--architecture emb-ce trains with --loss bce")
+
+
+def test_max_length_beyond_the_backbone_positions_is_refused(vr, backbone, toy, tmp_path):
+    """The tiny backbone has 128 positions: the default --max-length 256 would crash inside BERT's embeddings."""
+    r = vr("finetune-cross-encoder", "--model", backbone, "--train", toy, "--max-steps", "1", "--out", tmp_path / "m")
+    assert_user_error(r, "--max-length 256", "128 positions", "--max-length 128 or less")
+    assert not (tmp_path / "m").exists()

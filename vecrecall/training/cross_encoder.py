@@ -427,6 +427,10 @@ def new_cross_encoder(ckpt: Path, max_length: int, seed: int) -> Any:
                              model_kwargs={"ignore_mismatched_sizes": True})
     except Exception as exc:  # many library error types for a directory that is not a model
         raise UserError(f"--model {ckpt}: cannot build a cross-encoder on it ({type(exc).__name__}: {exc})") from exc
+    positions = getattr(model.model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_length > positions:  # longer pairs would crash inside the embeddings
+        raise UserError(f"--max-length {max_length}: the backbone {ckpt} has {positions} positions; "
+                        f"pass --max-length {positions} or less")
     head = getattr(model.model, "classifier", None)
     if head is None:
         head = getattr(model.model, "score", None)
