@@ -45,7 +45,7 @@ class Writer:
     args: Callable[[Inputs, Path, str], list[object]]  # (inputs, out, version) → argv without --overwrite
     identify: Callable[[Path, Path], str]  # (out, reference dir holding A and B) → "A" or "B"; asserts consistency
     fallback_steps: tuple[str, ...] = ()  # extra windows of the two-rename fallback (directories only)
-    overwrite: tuple[str, ...] = ("--overwrite",)  # how to ask for replacement (eval --per-query always replaces)
+    overwrite: tuple[str, ...] = ("--overwrite",)  # how to ask for replacement
     staged: bool = False  # writes files inside a staging directory first (sweep): the commit is each step's last time
 
 
@@ -167,10 +167,10 @@ WRITERS = [
     Writer("rebuild", "rebuilt", DIR_STEPS,
            lambda i, out, v: ["rebuild", "--index", {"A": i["flat"], "B": i["flat"].parent / "l2"}[v], "--out", out],
            _identify_index, FALLBACK_STEPS),
-    Writer("eval --per-query", "pq.parquet", ("written", "ready", "committed"),
+    Writer("eval --per-query", "pq.parquet", RUN_STEPS,  # a table and its manifest, committed as one unit
            lambda i, out, v: ["eval", "--qrels", SAMPLE, i["run1"], "-m", {"A": "nDCG@10", "B": "P@5"}[v],
                               "--per-query", out],
-           _identify_per_query, overwrite=()),
+           _identify_per_query),
     Writer("sweep", "sw", DIR_STEPS,
            lambda i, out, v: ["sweep", "--embeddings", i["emb"], "--queries", i["qemb"], "--backend", "faiss",
                               "--index-type", "Flat", "-k", {"A": 5, "B": 7}[v], "--passes", "1", "--warmup", "0",
