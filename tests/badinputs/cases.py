@@ -251,6 +251,15 @@ def _index_damage_cases() -> None:
 
 _index_damage_cases()
 
+# update-index / rebuild: refused before anything is written (the world's indexes stay as they are)
+c("update", f"update-index --index {FLAT} --out {{OUT}}", "nothing to do", "--add", "--delete")
+c("update", f"update-index --index {FLAT} --add {QEMB} --out {{OUT}}", "these are queries embeddings")
+c("update", f"update-index --index {FLAT} --delete {{W}}/nope.txt --out {{OUT}}", "--delete", "no such file")
+c("update", f"update-index --index {FLAT} --add {EMB} --out {{OUT}}", "already in the index", "--replace")
+c("update", "rebuild --index {W}/nope --out {OUT}", "nope: no such file or directory")
+c("update", f"rebuild --index {FLAT} --embeddings {QEMB} --out {{OUT}}", "holds query vectors")
+c("update", "rebuild --index {W}/idx-bm25 --out {OUT}", "bm25 indexes text", "--corpus")
+
 # =====================================================================================================================
 # Corrupt Parquet
 # =====================================================================================================================
