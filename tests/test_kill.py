@@ -5,6 +5,7 @@ Each writing command runs in a subprocess through the installed entry point and 
     sleep, so the kill lands inside the window deterministically), with the atomic exchange and with the two-rename
     fallback (VECRECALL_TEST_SWAP_FALLBACK=1) for directory artifacts;
   - at seeded random moments (slow: 20 per command).
+Writers: encode, build-index, query, fuse, update-index, rebuild, eval --per-query, finetune, sweep.
 Runs alternate between two versions (A, B) of the output, so after every kill `--out` must read as exactly the
 version it held before or the one being written (manifest and files consistent; a run matches its manifest), and a
 last uninterrupted write leaves no hidden leftovers.
@@ -30,6 +31,7 @@ import pytest
 
 from clirun import cli_env, spawn
 from conftest import SAMPLE
+from tiny_models import make_tiny_bi_encoder
 
 from vecrecall.artifacts import MANIFEST, load_embeddings, read_manifest, sha256_file
 from vecrecall.io.runs import read_run, run_manifest
@@ -141,6 +143,17 @@ def _identify_per_query(out: Path, ref: Path) -> str:
     return v
 
 
+def _identify_model(out: Path, ref: Path) -> str:
+    """A finetuned model directory: its manifest names version A's or B's --max-steps, and lists its files."""
+    m = read_manifest(out)
+    _dir_files_consistent(out)
+    assert (out / "model.safetensors").is_file()
+    steps = m.params["train"]["max_steps"]
+    found = [v for v in "AB" if read_manifest(ref / v / out.name).params["train"]["max_steps"] == steps]
+    assert len(found) == 1, f"{out}: max_steps {steps} is neither version"
+    return found[0]
+
+
 DIR_STEPS = ("written", "ready", "replaced")
 FALLBACK_STEPS = ("moved-aside", "swapped")
 RUN_STEPS = ("written", "ready", "manifest-pending", "committed")
@@ -171,6 +184,10 @@ WRITERS = [
            lambda i, out, v: ["eval", "--qrels", SAMPLE, i["run1"], "-m", {"A": "nDCG@10", "B": "P@5"}[v],
                               "--per-query", out],
            _identify_per_query),
+    Writer("finetune", "ft", DIR_STEPS,
+           lambda i, out, v: ["finetune", "--model", i["tiny"], "--no-eval", "--train", i["synth"], "--corpus",
+                              i["small"], "--max-steps", {"A": 1, "B": 2}[v], "--threads", 1, "--out", out],
+           _identify_model, FALLBACK_STEPS),
     Writer("sweep", "sw", DIR_STEPS,
            lambda i, out, v: ["sweep", "--embeddings", i["emb"], "--queries", i["qemb"], "--backend", "faiss",
                               "--index-type", "Flat", "-k", {"A": 5, "B": 7}[v], "--passes", "1", "--warmup", "0",
@@ -199,7 +216,10 @@ def world(tmp_path_factory):
         mp.setenv("VECRECALL_QUIET", "1")
         mp.setenv("VECRECALL_CACHE_DIR", str(d / "cache"))
         i: Inputs = {"emb": d / "emb", "qemb": d / "qemb", "flat": d / "flat", "run1": d / "run1.run",
-                     "run2": d / "run2.run"}
+                     "run2": d / "run2.run", "small": d / "small.jsonl", "synth": d / "synth.jsonl", "tiny": d / "tiny"}
+        i["small"].write_text("".join((SAMPLE / "corpus.jsonl").read_text().splitlines(keepends=True)[:60]))
+        _inproc("synth-queries", "--corpus", i["small"], "--out", i["synth"])
+        make_tiny_bi_encoder(i["tiny"])
         _inproc("encode", "--corpus", SAMPLE, "--model", "hash:64", "--out", i["emb"])
         _inproc("encode", "--queries", SAMPLE, "--model", "hash:64", "--out", i["qemb"])
         _inproc("build-index", "--embeddings", i["emb"], "--out", i["flat"])
