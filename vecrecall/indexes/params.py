@@ -196,7 +196,7 @@ class Spec:
     add: bool | tuple[str, ...] = False
     delete: bool | tuple[str, ...] = False
     server: bool = False
-    package: str = ""  # the PyPI distribution(s) behind it, for `vecrecall backends`
+    package: str = ""  # the PyPI distribution(s) behind it, comma-separated (a note in parentheses): `vecrecall backends`, sweep manifests
     requires: tuple[str, ...] = ()  # optional top-level modules it needs, checked before a build (check_installed)
     install: str = ""  # the pip command that brings them, e.g. "pip install 'vecrecall[ann]'"
     rules: Rule | None = None

@@ -158,8 +158,11 @@ TIMING_METHOD = 2  # results rows of method 1 (sequential passes, best-of batch 
 
 
 def machine_info(threads: int) -> dict[str, Any]:
+    from ..indexes.base import specs
+
     libs = {}
-    for dist in ("numpy", "faiss-cpu", "hnswlib", "annoy", "pandas", "threadpoolctl", "pymilvus", "bm25s", "usearch", "scann"):
+    backends = [name.strip() for spec in specs().values() for name in spec.package.split("(")[0].split(",")]
+    for dist in ("numpy", "pandas", "threadpoolctl", *filter(None, backends)):
         try:
             libs[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
