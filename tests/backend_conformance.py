@@ -43,6 +43,20 @@ TEXT_QUERIES = {"q1": "harbor lantern keeper", "q2": "glacier melt", "q3": "wave
 TEXT_BEST = {"q1": "d1", "q2": "d2", "q3": "d4"}
 
 
+def assert_missing_package_refused(backend: str, modules: tuple[str, ...], emb: Path, out: Path) -> None:
+    """With `modules` unimportable, build-index --backend BACKEND is one line naming the pip command; nothing written."""
+    hide = "".join(f"sys.modules[{m!r}] = None\n" for m in modules)
+    code = (f"import sys\n{hide}"
+            f"sys.argv = ['vecrecall', 'build-index', '--embeddings', {str(emb)!r}, '--backend', {backend!r}, "
+            f"'--out', {str(out)!r}]\n"
+            "from vecrecall.cli.app import main\nmain()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "pip install 'vecrecall[ann]'" in err, err
+    assert not out.exists()
+
+
 def _run(code: str) -> Any:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])

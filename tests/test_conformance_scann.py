@@ -3,7 +3,7 @@ reorder over the whole corpus (exact re-scoring of every candidate), and tree-AH
 
 import pytest
 
-from backend_conformance import BackendConformance
+from backend_conformance import BackendConformance, assert_missing_package_refused
 
 pytest.importorskip("scann")
 
@@ -29,8 +29,6 @@ class TestScannTreeAH(BackendConformance):
 # ---------------------------------------------------------------------------------------------------------------- ScaNN only
 
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -107,15 +105,7 @@ def test_anisotropic_threshold_is_refused_for_l2(vr, emb, tmp_path):
 
 
 def test_missing_package_is_one_line_with_the_pip_command(emb, tmp_path):
-    code = ("import sys\nsys.modules['scann'] = None\n"
-            f"sys.argv = ['vecrecall', 'build-index', '--embeddings', {str(emb[0])!r}, '--backend', 'scann', "
-            f"'--out', {str(tmp_path / 'i')!r}]\n"
-            "from vecrecall.cli.app import main\nmain()\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 2, r.stderr
-    err = r.stderr.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "pip install 'vecrecall[ann]'" in err, err
-    assert not (tmp_path / "i").exists()
+    assert_missing_package_refused("scann", ('scann',), emb[0], tmp_path / "i")
 
 
 def test_update_index_rebuilds_from_the_stored_vectors(vr, emb, tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from backend_conformance import BackendConformance
+from backend_conformance import BackendConformance, assert_missing_package_refused
 
 pytest.importorskip("usearch")
 
@@ -73,15 +73,7 @@ def test_f16_scores_are_close_to_the_exact_ones(emb, tmp_path):
 
 
 def test_missing_package_is_one_line_with_the_pip_command(emb, tmp_path):
-    code = ("import sys\nsys.modules['usearch'] = sys.modules['usearch.index'] = None\n"
-            f"sys.argv = ['vecrecall', 'build-index', '--embeddings', {str(emb)!r}, '--backend', 'usearch', "
-            f"'--out', {str(tmp_path / 'i')!r}]\n"
-            "from vecrecall.cli.app import main\nmain()\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 2, r.stderr
-    err = r.stderr.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "pip install 'vecrecall[ann]'" in err, err
-    assert not (tmp_path / "i").exists()
+    assert_missing_package_refused("usearch", ('usearch', 'usearch.index'), emb, tmp_path / "i")
 
 
 def test_a_sweep_naming_a_missing_backend_stops_before_building(tmp_path):
