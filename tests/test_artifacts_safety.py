@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clirun import assert_one_line_error, cli_env, run_cli, spawn
+from clirun import cli_env, run_cli, spawn
 from conftest import FAST_MODEL, SAMPLE, assert_user_error
 
 from vecrecall import artifacts as A

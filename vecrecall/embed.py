@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from .artifacts import (EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, forget_kept, keep_when_interrupted,
+from .artifacts import (EMBEDDINGS_FILE, Manifest, atomic_dir, check_out, forget_kept, keep_when_interrupted,
                         sha256_file, write_dir_manifest, write_ids, writer_lock)
 from .encoders import EncodeSettings, Encoder, VectorCache, chunk_text, encode_texts, load_encoder
 from .errors import UserError
