@@ -18,10 +18,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from vecrecall.encoders import l2_normalize
+from benchdata import normalised_vectors
 from vecrecall.indexes.base import get_backend
 from vecrecall.sweep.harness import single_query_latency
-from vecrecall.sweep.synthetic import SyntheticSpec, make_clustered
 
 
 def raw_latency(search, queries: np.ndarray, k: int, passes: int, warmup: int) -> np.ndarray:
@@ -54,16 +53,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternate harness/raw this many times; report medians")
     ap.add_argument("-k", type=int, default=10)
     args = ap.parse_args()
-    if args.embeddings:
-        from vecrecall.artifacts import load_embeddings
-
-        x = l2_normalize(np.asarray(load_embeddings(args.embeddings).vectors, dtype=np.float32))
-        q = l2_normalize(np.asarray(load_embeddings(args.queries).vectors, dtype=np.float32))
-        source = f"{args.embeddings} ({x.shape[0]:,}×{x.shape[1]}), {len(q)} queries"
-    else:
-        x, q = make_clustered(SyntheticSpec(args.n, args.dim, args.n_queries, seed=0))
-        x, q = l2_normalize(x), l2_normalize(q)
-        source = f"synthetic {args.n:,}×{args.dim}, {len(q)} queries"
+    x, q, source = normalised_vectors(args)
     n = x.shape[0]
     settings = [({"index_type": "IVF", "nlist": int(np.sqrt(n))}, {"nprobe": 8}),
                 ({"index_type": "IVF", "nlist": int(np.sqrt(n))}, {"nprobe": 32}),

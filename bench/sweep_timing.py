@@ -32,10 +32,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from vecrecall.encoders import l2_normalize
+from benchdata import normalised_vectors
 from vecrecall.indexes.base import get_backend
 from vecrecall.sweep.harness import LoadWatch, Timing, query_rows, threads, tile_queries, time_settings, usable_cpus
-from vecrecall.sweep.synthetic import SyntheticSpec, make_clustered
 
 
 def old_batch_qps(index, queries: np.ndarray, k: int, n_threads: int, passes: int = 3, min_s: float = 0.1) -> float:
@@ -100,16 +99,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=usable_cpus())
     ap.add_argument("-k", type=int, default=10)
     args = ap.parse_args()
-    if args.embeddings:
-        from vecrecall.artifacts import load_embeddings
-
-        x = l2_normalize(np.asarray(load_embeddings(args.embeddings).vectors, dtype=np.float32))
-        q = l2_normalize(np.asarray(load_embeddings(args.queries).vectors, dtype=np.float32))
-        source = f"{args.embeddings} ({x.shape[0]:,}×{x.shape[1]}), {len(q)} queries"
-    else:
-        x, q = make_clustered(SyntheticSpec(args.n, args.dim, args.n_queries, seed=0))
-        x, q = l2_normalize(x), l2_normalize(q)
-        source = f"synthetic {args.n:,}×{args.dim} clustered, {len(q)} queries"
+    x, q, source = normalised_vectors(args)
     nprobes = [int(v) for v in args.nprobe.split(",")]
     load = LoadWatch().start()
     index = get_backend("faiss").build(x, "cosine", {"index_type": "IVF", "nlist": args.nlist}, seed=0)
