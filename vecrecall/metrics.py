@@ -226,6 +226,22 @@ class EvalReport:
     coverage: dict[str, Coverage]
 
 
+def write_per_query(report: EvalReport, out: Any, qrels: Any, runs: dict[str, Any], measure_names: list[str],
+                    skip_missing: bool, ignore_identical_ids: bool, overwrite: bool) -> None:
+    """Write `report.per_query` (run, qid, measure, value) to the Parquet file `out` with its manifest: the measures,
+    options, qrels and the run files (`runs`: display name → path). Raises UserError as `atomic_file` does."""
+    from pathlib import Path
+
+    from .artifacts import Manifest, atomic_file, input_entry
+
+    m = Manifest(type="per-query", params={"measures": list(measure_names), "skip_missing": skip_missing,
+                                           "ignore_identical_ids": ignore_identical_ids},
+                 inputs={"qrels": input_entry(Path(qrels).resolve()),
+                         **{f"run:{n}": input_entry(Path(r).resolve()) for n, r in runs.items()}})
+    with atomic_file(out, overwrite=overwrite, manifest=m) as tmp:
+        report.per_query.to_parquet(tmp, index=False)
+
+
 def evaluate_runs(qrels: pd.DataFrame, runs: dict[str, pd.DataFrame], measure_names: list[str],
                   skip_missing: bool = False, ignore_identical_ids: bool = False) -> EvalReport:
     """Evaluate each run against `qrels`; runs are keyed by their display name."""

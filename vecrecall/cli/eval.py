@@ -29,11 +29,11 @@ def eval_cmd(
 
     Example: vecrecall eval --qrels sample_data runs/sample/flat.run runs/sample/ivf.run -m nDCG@10 -m R@100 -m MAP
     """
-    from ..artifacts import Manifest, atomic_file, check_out, input_entry
+    from ..artifacts import check_out
     from ..errors import UserError
     from ..io.qrels import read_qrels
     from ..io.runs import read_run
-    from ..metrics import evaluate_runs, parse_measures
+    from ..metrics import evaluate_runs, parse_measures, write_per_query
     from ..progress import console, out
 
     if per_query is not None and per_query.suffix.lower() != ".parquet":
@@ -60,12 +60,8 @@ def eval_cmd(
                           f"queries it answers is judged in {escape(str(qrels))} (query '{escape(qid)}': run has "
                           f"'{escape(got)}', qrels judge '{escape(want)}'); do the document ids match?")
     if per_query is not None:
-        m = Manifest(type="per-query", params={"measures": list(measures), "skip_missing": skip_missing,
-                                               "ignore_identical_ids": ignore_identical_ids},
-                     inputs={"qrels": input_entry(Path(qrels).resolve()),
-                             **{f"run:{n}": input_entry(Path(r).resolve()) for n, r in zip(names, runs)}})
-        with atomic_file(per_query, overwrite=overwrite, manifest=m) as tmp:
-            report.per_query.to_parquet(tmp, index=False)
+        write_per_query(report, per_query, qrels, dict(zip(names, runs)), measures, skip_missing, ignore_identical_ids,
+                        overwrite)
     if json_out:
         common.print_json({**report.means, "coverage": {n: c.to_dict() for n, c in report.coverage.items()}})
         return
