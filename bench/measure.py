@@ -49,5 +49,13 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: str | P
     return Measured(seconds, kb / 1024, rc, text, user + system)
 
 
+def process_env() -> dict[str, str]:
+    """The environment for timed vecrecall processes: quiet, and free to write .pyc files on the untimed warm-up
+    run, as a wheel install has them (PYTHONDONTWRITEBYTECODE, set in some environments, would otherwise make every
+    run recompile vecrecall's modules: ≈ 0.07 s of a 0.4 s `vecrecall query`)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return env | {"VECRECALL_QUIET": "1"}
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -36,7 +36,7 @@ from vecrecall.indexes.store import IndexDir, build_index  # noqa: E402
 from vecrecall.search import search_index  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import load_average, run_measured  # noqa: E402
+from measure import load_average, process_env, run_measured  # noqa: E402
 
 CASES = [  # (label, backend, build params, vecrecall search params)
     ("faiss Flat", "faiss", {"index_type": "Flat"}, {}),
@@ -142,7 +142,7 @@ def processes(work: Path, cases: list, qemb: Path, k: int, reps: int) -> None:
     np.save(work / "queries.npy", np.asarray(queries.vectors, dtype=np.float32))
     (work / "qids.txt").write_text("\n".join(queries.ids["id"].astype(str)), encoding="utf-8")
     (work / "bare_query.py").write_text(BARE, encoding="utf-8")
-    env = {**os.environ, "VECRECALL_QUIET": "1"}
+    env = process_env()
     print(f"\nwhole processes: {len(queries.ids):,} queries from {qemb}, -k {k}, median of {reps} alternating runs; "
           f"load average {load_average()}")
     print(f"{'index':<24}{'bare s':>8}{'vecrecall s':>13}{'ratio':>7}{'CPU ratio':>11}{'same':>7}")

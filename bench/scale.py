@@ -39,7 +39,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from measure import Measured, load_average, run_measured  # noqa: E402
+from measure import Measured, load_average, process_env, run_measured  # noqa: E402
 
 BARE = [sys.executable, str(HERE / "scale_bare.py")]
 TRAIN_PER_CENTROID = 64  # vecrecall's faiss rule: train_size = min(n, 64·max(nlist, 2^pq_bits))
@@ -211,7 +211,7 @@ def main() -> None:
     args = ap.parse_args()
     args.cases = args.cases.split(",")
     steps = args.steps.split(",")
-    env = {**os.environ, "VECRECALL_QUIET": "1"}
+    env = process_env()
     p = prepare(args.work, args.n, args.queries, args.dim, args.hnsw_n)
     (args.work / "bare").mkdir(exist_ok=True)
     (args.work / "idx").mkdir(exist_ok=True)
@@ -283,7 +283,8 @@ def main() -> None:
     print(f"\n{args.n:,} × {args.dim} (HNSW: {args.hnsw_n:,}), {args.queries:,} queries, cosine; load {load_average()}")
     print(f"{'step':<24}{'vr s':>7}{'bare s':>7}{'×':>5}{'CPU×':>5}{'vr MB':>6}{'bare MB':>8}{'×':>5}{'same':>5}{'recall':>7}")
     for r in rows:
-        print(f"{r['step'][:24]:<24}{r['vecrecall_s']:>7.0f}{r['bare_s']:>7.0f}{r['time_ratio']:>5.2f}"
+        secs = "".join(f"{x:>7.2f}" if x < 10 else f"{x:>7.0f}" for x in (r["vecrecall_s"], r["bare_s"]))
+        print(f"{r['step'][:24]:<24}{secs}{r['time_ratio']:>5.2f}"
               f"{r['cpu_ratio']:>5.2f}{r['vecrecall_rss_mb']:>6}{r['bare_rss_mb']:>8}{r['rss_ratio']:>5.2f}"
               f"{r['same_output']:>5}{r.get('recall', ''):>7}")
     print("s: wall seconds of the whole process; CPU×: ratio of user+system seconds; MB: peak RSS (VmHWM);\n"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import load_average, run_measured  # noqa: E402
+from measure import load_average, process_env, run_measured  # noqa: E402
 
 BARE = r'''
 import sys
@@ -100,7 +100,7 @@ def main() -> None:
     bare = [sys.executable, str(bare_py), str(p["index"] / "index.faiss"), str(p["qnpy"]), str(p["qids"]),
             str(p["docids"]), str(args.k), str(bare_out)]
     helpcmd = [*vecrecall_cmd(), "--help"]
-    env = {**os.environ, "VECRECALL_QUIET": "1"}
+    env = process_env()
     for cmd in (ours, bare, helpcmd):  # warm-up: page cache, .pyc files
         run_measured(cmd, env).check(cmd[1])
     if not filecmp.cmp(ours_out, bare_out, shallow=False):

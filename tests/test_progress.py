@@ -99,7 +99,8 @@ def test_live_bar_shows_rate_and_eta_after_the_first_step(monkeypatch):
         b.update(completed=1, note="loss 0.6931")
         task = b.progress.tasks[0]
         assert task.speed is None  # what rich alone would show as '-'
-        rate, eta = vp._Rate(b).render(task).plain, vp._Eta(b).render(task).plain
+        columns = {type(c).__name__: c for c in b.progress.columns}
+        rate, eta = columns["Rate"].render(task).plain, columns["Eta"].render(task).plain
         assert re.fullmatch(r"[\d,.]+ steps/s", rate), rate
         assert re.fullmatch(r"eta [\d.]+s|eta \d+m\d\ds", eta), eta
     finally:

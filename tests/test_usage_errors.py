@@ -12,7 +12,7 @@ from clirun import assert_one_line_error, run_cli
 
 USAGE = [
     (["query", "--index", "X", "--queries", "Q"], ["Missing option '--out'", "vecrecall query --help"]),
-    (["query", "--index", "X", "--queries", "Q", "--out", "OUT", "-k", "abc"], ["'-k'", "valid integer"]),
+    (["query", "--index", "X", "--queries", "Q", "--out", "OUT", "-k", "abc"], ["'-k'", "not a valid int"]),
     (["encode", "--corpus", "C", "--out", "OUT", "--bogus"], ["No such option: --bogus"]),
     (["encode", "--corpu", "C", "--out", "OUT"], ["No such option: --corpu", "--corpus"]),
     (["nosuchcommand"], ["No such command 'nosuchcommand'"]),

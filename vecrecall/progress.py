@@ -25,9 +25,6 @@ import time
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TaskProgressColumn,
-                           TextColumn, TimeElapsedColumn)
-from rich.text import Text
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -115,41 +112,41 @@ class Bar:
         pass
 
 
-class _Rate(ProgressColumn):
-    """Items per second: rich's recent speed, else the average since the start (never '-' once something is done)."""
+def _bar_columns(bar: "_RichBar") -> tuple[Any, ...]:
+    """The live bar's columns. rich.progress is imported here, only when a live bar is shown (≈ 10 ms of every
+    command's start-up otherwise)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, ProgressColumn, TaskProgressColumn, TextColumn,
+                               TimeElapsedColumn)
+    from rich.text import Text
 
-    def __init__(self, bar: "_RichBar") -> None:
-        super().__init__()
-        self.bar = bar
+    class Rate(ProgressColumn):
+        """Items per second: rich's recent speed, else the average since the start (never '-' once something is
+        done)."""
 
-    def render(self, task: Any) -> Text:
-        return Text(_rate_text(self.bar.rate(task), self.bar.unit), style="progress.data.speed")
+        def render(self, task: Any) -> Text:
+            return Text(_rate_text(bar.rate(task), bar.unit), style="progress.data.speed")
 
+    class Eta(ProgressColumn):
+        """Time left at the rate shown (rich's own column shows -:--:-- until its speed window fills)."""
 
-class _Eta(ProgressColumn):
-    """Time left at the rate shown (rich's own column shows -:--:-- until its speed window fills)."""
+        def render(self, task: Any) -> Text:
+            if task.finished:
+                return Text("")
+            rate = bar.rate(task)
+            if task.total is None or not rate:
+                return Text("eta -", style="progress.remaining")
+            return Text(f"eta {duration(max(0.0, task.total - task.completed) / rate)}", style="progress.remaining")
 
-    def __init__(self, bar: "_RichBar") -> None:
-        super().__init__()
-        self.bar = bar
-
-    def render(self, task: Any) -> Text:
-        if task.finished:
-            return Text("")
-        rate = self.bar.rate(task)
-        if task.total is None or not rate:
-            return Text("eta -", style="progress.remaining")
-        return Text(f"eta {duration(max(0.0, task.total - task.completed) / rate)}", style="progress.remaining")
+    return (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), Rate(),
+            TimeElapsedColumn(), Eta(), TextColumn("{task.fields[note]}"))
 
 
 class _RichBar(Bar):
     def __init__(self, description: str, total: float | None, unit: str) -> None:
         super().__init__(description, total, unit)
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-            _Rate(self), TimeElapsedColumn(), _Eta(self), TextColumn("{task.fields[note]}"),
-            console=console, transient=False,
-        )
+        from rich.progress import Progress
+
+        self.progress = Progress(*_bar_columns(self), console=console, transient=False)
         self.progress.start()
         self.task = self.progress.add_task(description, total=total, note="")
 
@@ -263,13 +260,15 @@ class _Activity:
         self.description = description
         self.started = time.monotonic()
         self.stop = threading.Event()
-        self.spinner: Progress | None = None
+        self.spinner: Any = None
         self.ticker: threading.Thread | None = None
 
     def __enter__(self) -> "_Activity":
         if quiet():
             return self
         if live():
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
             self.spinner = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                                     console=console, transient=True)
             self.spinner.start()

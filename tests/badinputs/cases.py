@@ -70,7 +70,7 @@ BASE = "recsys-baseline --split {W}/tt"
 # Usage errors (the parser: Typer/Click classes, whatever version is installed)
 # =====================================================================================================================
 c("usage", f"query --index {FLAT} --queries {QEMB}", "Missing option '--out'", sub=True)
-c("usage", f"{Q_FLAT} -k abc --out {{RUN}}", "'-k'", "valid integer", sub=True)
+c("usage", f"{Q_FLAT} -k abc --out {{RUN}}", "'-k'", "not a valid int", sub=True)
 c("usage", "encode --corpus {S} --out {OUT} --bogus", "No such option: --bogus", sub=True)
 c("usage", "nosuchcommand", "No such command 'nosuchcommand'", sub=True)
 c("usage", "anncur nosuch", "No such command 'nosuch'", sub=True)

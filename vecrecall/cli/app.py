@@ -26,18 +26,18 @@ _SETTINGS: dict = dict(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-app = typer.Typer(**_SETTINGS)
-
-# One module per command in vecrecall/cli/; each defines register(app). Heavy imports stay inside the commands.
-COMMANDS = [
-    "encode", "merge", "index", "query", "backends", "eval", "info", "demo", "anncur", "make_recsys", "sweep", "fuse", "decay", "rerank",
-    "finetune", "synth_queries", "finetune_cross_encoder",
-    "import_vectors",
-    "finetune_two_tower", "exclude_seen", "recsys_baseline", "make_interaction_log",
-    "update_index",
-]
-for _name in COMMANDS:
-    importlib.import_module(f"vecrecall.cli.{_name}").register(app)
+# Command name → the module in vecrecall/cli/ whose register(app) adds it (tests/test_startup.py checks the two agree).
+# `vecrecall NAME …` imports only NAME's module; help and unknown names import them all. Heavy imports stay inside
+# the commands.
+COMMANDS: dict[str, str] = {
+    "encode": "encode", "merge": "merge", "build-index": "index", "query": "query", "backends": "backends",
+    "eval": "eval", "info": "info", "demo": "demo", "anncur": "anncur", "make-recsys": "make_recsys",
+    "sweep": "sweep", "fuse": "fuse", "decay": "decay", "rerank": "rerank", "finetune": "finetune",
+    "synth-queries": "synth_queries", "finetune-cross-encoder": "finetune_cross_encoder",
+    "import-vectors": "import_vectors", "finetune-two-tower": "finetune_two_tower", "exclude-seen": "exclude_seen",
+    "recsys-baseline": "recsys_baseline", "make-interaction-log": "make_interaction_log",
+    "update-index": "update_index", "rebuild": "update_index",
+}
 
 
 def _reflow(doc: str) -> str:
@@ -55,10 +55,13 @@ def _reflow(doc: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def _plain_help_texts(typer_app: typer.Typer, seen: set[int]) -> None:
+_ESCAPED: set[int] = set()
+
+
+def _plain_help_texts(typer_app: typer.Typer, seen: set[int] = _ESCAPED) -> None:
     """Help texts are plain text, but rich_markup_mode='rich' reads `[negatives]` as a markup tag and drops it:
-    escape every command's docstring (its paragraphs reflowed) and every option's help, once each (options such as
-    --json are shared objects)."""
+    escape every command's docstring (its paragraphs reflowed) and every option's help, once each in the process
+    (options such as --json are shared objects, and an app may be built more than once)."""
     import inspect
 
     from rich.markup import escape
@@ -78,30 +81,29 @@ def _plain_help_texts(typer_app: typer.Typer, seen: set[int]) -> None:
             _plain_help_texts(group.typer_instance, seen)
 
 
-def _no_type_for_flags() -> None:
-    """Typer 0.29's rich help prints `<bool>` after every flag (--json, --overwrite), as if it took a value; Click's
-    own help never shows a type for a flag. Show none."""
-    from typer.core import TyperOption
-
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "vecrecall_flags", False):
-        return
-
-    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
-        return None if self.is_flag and not self.count else shown(self, ctx)
-
-    display_type_rich.vecrecall_flags = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_plain_help_texts(app, set())
-_no_type_for_flags()
-
-
-@app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors.")) -> None:
     if debug:
         os.environ["VECRECALL_DEBUG"] = "1"
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app: every command, or only command `only` (and any registered beside it) when it is one of
+    COMMANDS, so a run imports one command module and Typer turns one signature into Click objects."""
+    built = typer.Typer(**_SETTINGS)
+    built.callback()(_root)
+    modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module in modules:
+        importlib.import_module(f"vecrecall.cli.{module}").register(built)
+    _plain_help_texts(built)
+    return built
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`from vecrecall.cli.app import app`: the whole app, built on first use."""
+    if name == "app":
+        globals()["app"] = whole = build_app()
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _click_classes(name: str) -> tuple[type, ...]:
@@ -151,20 +153,6 @@ def _usage_error(exc: Exception) -> None:
     sys.exit(2)
 
 
-def _app_for(args: list[str]) -> typer.Typer:
-    """The app that runs `vecrecall ARGS`: for a plain command, one holding only that command (the same registered
-    command object), so Typer turns one signature into Click objects instead of all of them on every start
-    (≈50 ms CPU of a ≈0.5 s `vecrecall query`); anything else (help, groups, unknown names) gets the whole app."""
-    name = args[0] if args else None
-    found = [c for c in app.registered_commands if c.name == name]
-    if len(found) != 1 or name in {g.name for g in app.registered_groups}:
-        return app
-    single = typer.Typer(**_SETTINGS)
-    single.registered_callback = app.registered_callback
-    single.registered_commands.append(found[0])
-    return single
-
-
 def main() -> None:
     """Console entry point."""
     from ..errors import UserError
@@ -181,11 +169,12 @@ def main() -> None:
     exits, aborts = _click_classes("Exit"), _click_classes("Abort")
     try:
         args = [a for a in sys.argv[1:] if a != "--debug"]
-        if not args or (len(args) == 1 and args[0] in {g.name for g in app.registered_groups}):
+        runs = build_app(args[0] if args else None)
+        if not args or (len(args) == 1 and args[0] in {g.name for g in runs.registered_groups}):
             # No command: the help, and exit 2 as a usage error (Click ≥ 8.2 does so; older Click exited 0).
-            app([*sys.argv[1:], "--help"], standalone_mode=False, prog_name="vecrecall")
+            runs([*sys.argv[1:], "--help"], standalone_mode=False, prog_name="vecrecall")
             sys.exit(2)
-        rc = _app_for(args)(standalone_mode=False, prog_name="vecrecall")  # returns an Exit's code (130: Ctrl-C)
+        rc = runs(standalone_mode=False, prog_name="vecrecall")  # returns an Exit's code (130: Ctrl-C)
         if isinstance(rc, int) and rc:
             if rc == 130:
                 _interrupted()
