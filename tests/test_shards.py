@@ -126,7 +126,8 @@ def test_resume_keeps_verified_blocks_and_matches_a_fresh_encode(vr, sample, tmp
                       "an interrupted encode of this output is there", "--resume")
     # other settings are refused
     assert_user_error(vr("encode", "--corpus", sample, "--out", tmp_path / "e", "--model", FAST_MODEL, "--block-size", 100,
-                         "--no-normalize", "--resume"), "used other inputs or settings", "params")
+                         "--no-normalize", "--resume"), "used other inputs or settings",
+                      "params.normalize: was True, now False")
     # a damaged block is found by its checksum and encoded again, with everything after it
     arr = np.load(staging / "000005.npy")
     arr[0, 0] += 1

@@ -91,6 +91,19 @@ def sanitize_ids(ids: pd.DataFrame) -> pd.DataFrame:
 
 
 
+def _differences(found: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:
+    """What differs between an interrupted encode's signature and this one, by setting (nested keys dotted):
+    e.g. ['params.normalize: was True, now False']."""
+    out = []
+    for key in sorted(set(found) | set(wanted), key=str):
+        was, now = found.get(key), wanted.get(key)
+        if isinstance(was, dict) and isinstance(now, dict):
+            out += _differences(was, now, f"{prefix}{key}.")
+        elif was != now:
+            out.append(f"{prefix}{key}: was {was!r}, now {now!r}")
+    return out
+
+
 class Staging:
     """The staging directory of one encode: `staging.json` (what is being encoded) and, per finished block k,
     `k.npy` (float32 vectors), `k.parquet` (ids) and `k.json` (row count, dropped ids, checksums; written last, so a
@@ -113,9 +126,9 @@ class Staging:
             except (OSError, json.JSONDecodeError):
                 found = None
             if found != self.signature:
-                diff = sorted(k for k in self.signature if (found or {}).get(k) != self.signature[k])
+                diff = _differences(found, json.loads(json.dumps(self.signature, default=str))) if found else []
                 raise UserError(f"{self.path}: the interrupted encode used other inputs or settings "
-                                f"({', '.join(diff) or 'unreadable staging.json'}); rerun with the same options, or delete {self.path}")
+                                f"({'; '.join(diff) or 'unreadable staging.json'}); rerun with the same options, or delete {self.path}")
             return
         self.path.mkdir(parents=True)
         tmp = self.path / "staging.json.tmp"

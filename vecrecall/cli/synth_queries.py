@@ -27,55 +27,18 @@ def synth_queries(
 
     Example: vecrecall synth-queries --corpus sample_data --per-doc 2 --out runs/sample/synth.jsonl
     """
-    import json
-    from collections import Counter
-
-    import numpy as np
-
-    from ..artifacts import Manifest, atomic_file, check_out, write_file_manifest
-    from ..errors import UserError
-    from ..io.texts import FieldSpec, source_entry
+    from ..io.texts import FieldSpec
     from ..progress import out as stdout
-    from ..training.data import load_corpus
-    from ..training.synth import load_titles, parse_methods, synth_queries as make
+    from ..training.synth import parse_methods, write_synth_queries
 
-    check_out(out, overwrite)
     methods = parse_methods(method)
-    if per_doc < 1:
-        raise UserError(f"--per-doc {per_doc}: must be at least 1")
-    if max_words < 1:
-        raise UserError(f"--max-words {max_words}: must be at least 1")
-    spec = FieldSpec(id_field, text_field, "")
-    corp = load_corpus(corpus, spec)
-    titles = load_titles(corpus, spec) if "title" in methods else None
-    ids, texts = corp.ids, corp.texts
-    if max_docs is not None:
-        if max_docs < 1:
-            raise UserError(f"--max-docs {max_docs}: must be at least 1")
-        keep = sorted(np.random.default_rng(seed).permutation(len(ids))[:max_docs])
-        ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
-        titles = [titles[i] for i in keep] if titles else None
-    by_method: Counter[str] = Counter()
-    n = 0
-    with atomic_file(out, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for q in make(ids, texts, titles, methods, per_doc, seed, max_words):
-            fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
-            by_method[q.method] += 1
-            n += 1
-        fh.flush()
-        if n == 0:
-            raise UserError(f"{corpus}: no pseudo-query could be made (documents empty or stop words only)")
-    manifest = Manifest(
-        type="training-pairs",
-        params={"per_doc": per_doc, "methods": methods, "max_words": max_words, "max_docs": max_docs, "seed": seed},
-        inputs={"corpus": source_entry(corpus, "corpus")},
-        stats={"queries": n, "documents": len(ids), "by_method": dict(by_method)},
-    )
-    write_file_manifest(out, manifest)
+    manifest = write_synth_queries(corpus, out, FieldSpec(id_field, text_field, ""), methods, per_doc, max_words,
+                                   max_docs, seed, overwrite)
+    n, by_method = manifest.stats["queries"], manifest.stats["by_method"]
     if json_out:
         common.print_json({"out": str(out), **manifest.stats})
     else:
-        stdout.print(f"[green]wrote[/] {out}: {n:,} pseudo-queries for {len(ids):,} documents "
+        stdout.print(f"[green]wrote[/] {out}: {n:,} pseudo-queries for {manifest.stats['documents']:,} documents "
                      f"({', '.join(f'{k} {v:,}' for k, v in by_method.items())})")
 
 

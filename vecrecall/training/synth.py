@@ -124,3 +124,48 @@ def load_titles(path: str | Path, fields: Any = None) -> list[str] | None:
     except UserError:
         return None
     return titles if any(t.strip() for t in titles) else None
+
+
+def write_synth_queries(corpus: str | Path, out: str | Path, fields: Any, methods: list[str], per_doc: int = 1,
+                        max_words: int = 12, max_docs: int | None = None, seed: int = 0,
+                        overwrite: bool = False) -> Any:
+    """Pseudo-queries for the documents of `corpus` (all, or `max_docs` of them after a seeded shuffle, kept in
+    corpus order) written to `out` as training-pairs JSONL (qid, query, positive_id, positive, method: what
+    `finetune --train` reads), committed together with its manifest. Returns the Manifest (stats: queries,
+    documents, by_method). Raises UserError for a value out of range, an unreadable corpus, or when no query can be
+    made."""
+    import json
+    from collections import Counter
+
+    from ..artifacts import Manifest, atomic_file, check_out
+    from ..io.texts import FieldSpec, source_entry
+    from .data import load_corpus
+
+    check_out(out, overwrite)
+    for option, value in (("--per-doc", per_doc), ("--max-words", max_words), ("--max-docs", max_docs)):
+        if value is not None and value < 1:
+            raise UserError(f"{option} {value}: must be at least 1")
+    spec = FieldSpec(getattr(fields, "id_field", None), getattr(fields, "text_field", None), "")
+    corp = load_corpus(corpus, spec)
+    titles = load_titles(corpus, spec) if "title" in methods else None
+    ids, texts = corp.ids, corp.texts
+    if max_docs is not None:
+        keep = sorted(np.random.default_rng(seed).permutation(len(ids))[:max_docs])
+        ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
+        titles = [titles[i] for i in keep] if titles else None
+    by_method: Counter[str] = Counter()
+    manifest = Manifest(
+        type="training-pairs",
+        params={"per_doc": per_doc, "methods": methods, "max_words": max_words, "max_docs": max_docs, "seed": seed},
+        inputs={"corpus": source_entry(corpus, "corpus")},
+    )
+    with atomic_file(out, overwrite=overwrite, manifest=manifest) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for q in synth_queries(ids, texts, titles, methods, per_doc, seed, max_words):
+            fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
+            by_method[q.method] += 1
+        fh.flush()
+        n = sum(by_method.values())
+        if n == 0:
+            raise UserError(f"{corpus}: no pseudo-query could be made (documents empty or stop words only)")
+        manifest.stats.update({"queries": n, "documents": len(ids), "by_method": dict(by_method)})
+    return manifest
