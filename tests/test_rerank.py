@@ -209,7 +209,7 @@ def test_backend_choice(monkeypatch):
 
     monkeypatch.setattr(crossencoder, "_importable", lambda name: False)
     assert crossencoder.resolve_backend("auto") == "torch"
-    with pytest.raises(UserError, match="--backend onnx: needs Optimum"):
+    with pytest.raises(UserError, match=r"--backend onnx: needs the Python package\(s\) onnx, onnxruntime: pip install"):
         crossencoder.resolve_backend("onnx")
     with pytest.raises(UserError, match="--backend tensorrt: choose one of auto, torch, onnx, openvino"):
         crossencoder.resolve_backend("tensorrt")
@@ -223,3 +223,60 @@ def test_cli_bad_backend(vr, tiny_models, flat_run, tmp_path):
            "--backend", "tensorrt", "--out", out)
     assert_user_error(r, "--backend tensorrt: choose one of")
     assert not out.exists()
+
+
+def test_exported_backends_score_as_torch(vr, flat_run, tmp_path):
+    """`--backend onnx|openvino` run the CrossEncoder's own preprocessing into a graph exported once beside the model:
+    the same logits as PyTorch to float32 rounding, so the same order."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
+    from tiny_models import make_tiny_cross_encoder
+
+    from vecrecall.io.runs import read_run
+
+    model = make_tiny_cross_encoder(tmp_path / "ce", seed=5, initializer_range=0.5)
+    args = ["rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--model", model,
+            "--depth", "8", "-k", "8", "--max-length", "64", "--no-cache", "--batch-size", "7"]
+    runs = {}
+    for backend in ("torch", "onnx", "openvino"):
+        out = tmp_path / f"{backend}.run"
+        r = vr(*args, "--backend", backend, "--out", out)
+        assert r.exit_code == 0, r.stderr
+        runs[backend] = read_run(out)
+        m = json.loads((tmp_path / f"{backend}.run.manifest.json").read_text())
+        assert m["params"]["rerank"]["model"]["backend"] == backend
+    for backend in ("onnx", "openvino"):
+        assert (model / ".vecrecall-exports" / backend / "export.json").exists()
+        got, ref = runs[backend], runs["torch"]
+        merged = got.merge(ref, on=["qid", "docid"], suffixes=("", "_torch"))
+        assert len(merged) == len(ref)
+        assert merged["score"].to_numpy() == pytest.approx(merged["score_torch"].to_numpy(), abs=1e-4)
+        assert merged["score"].std() > 0.1  # logits that vary, so the comparison means something
+
+
+def test_int8_cross_encoder_and_its_refusals(vr, flat_run, tmp_path):
+    """`--backend onnx --quantize int8` exports an int8 graph (its own export directory and cache key) whose logits
+    stay close to PyTorch's; int8 with torch or with the bi-encoder scorer is refused with one line."""
+    pytest.importorskip("onnxruntime")
+    from scipy.stats import spearmanr
+    from tiny_models import make_tiny_cross_encoder
+
+    from vecrecall.io.runs import read_run
+
+    model = make_tiny_cross_encoder(tmp_path / "ce", seed=5, initializer_range=0.5)
+    args = ["rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--model", model, "--depth", "8",
+            "-k", "8", "--max-length", "64", "--no-cache"]
+    assert vr(*args, "--backend", "torch", "--out", tmp_path / "t.run").exit_code == 0
+    r = vr(*args, "--backend", "onnx", "--quantize", "int8:avx2", "--out", tmp_path / "q.run")
+    assert r.exit_code == 0, r.stderr
+    assert (model / ".vecrecall-exports" / "onnx-int8-avx2" / "export.json").exists()
+    m = json.loads((tmp_path / "q.run.manifest.json").read_text())
+    assert m["params"]["rerank"]["model"]["quantize"] == "onnx-int8-avx2"
+    merged = read_run(tmp_path / "q.run").merge(read_run(tmp_path / "t.run"), on=["qid", "docid"], suffixes=("", "_t"))
+    assert len(merged) == 8 * merged["qid"].nunique()
+    assert spearmanr(merged["score"], merged["score_t"]).statistic > 0.9
+    assert_user_error(vr(*args, "--backend", "torch", "--quantize", "int8", "--out", tmp_path / "x.run"),
+                      "--quantize int8 needs --backend onnx or --backend openvino")
+    assert_user_error(vr(*args, "--scorer", "biencoder", "--model", "hash:16", "--quantize", "int8", "--out",
+                         tmp_path / "x.run"), "--quantize int8: applies to --scorer crossencoder only")
+    assert not (tmp_path / "x.run").exists()

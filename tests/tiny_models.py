@@ -25,14 +25,16 @@ def _copy_tokenizer(dest: Path) -> None:
             shutil.copy(src / name, dest / name)
 
 
-def make_tiny_cross_encoder(dest: Path, seed: int = 0) -> Path:
-    """Save a random-init BertForSequenceClassification (1 label) that sentence-transformers loads as a CrossEncoder."""
+def make_tiny_cross_encoder(dest: Path, seed: int = 0, initializer_range: float = 0.02) -> Path:
+    """Save a random-init BertForSequenceClassification (1 label) that sentence-transformers loads as a CrossEncoder.
+    At BERT's initializer_range 0.02 its logits barely vary between pairs; 0.5 spreads them (for agreement tests)."""
     import torch
     from transformers import BertForSequenceClassification
 
     torch.manual_seed(seed)
     config = _tiny_bert_config()
     config.num_labels = 1
+    config.initializer_range = initializer_range
     dest.mkdir(parents=True, exist_ok=True)
     BertForSequenceClassification(config).save_pretrained(dest)
     _copy_tokenizer(dest)

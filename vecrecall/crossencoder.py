@@ -1,9 +1,12 @@
 """Local cross-encoder and transformer directories: loading a sentence-transformers CrossEncoder (refusing anything
-else with one line), choosing its inference backend, and finding the transformer checkpoint inside a model directory.
+else with one line), scoring (query, document) pairs with it on a chosen backend, and finding the transformer
+checkpoint inside a model directory.
 
-Backends: sentence-transformers' CrossEncoder runs on PyTorch (`torch`) or, when Optimum is installed, on ONNX Runtime
-(`onnx`, `pip install "sentence-transformers[onnx]"`) or OpenVINO (`openvino`). `auto` picks `onnx` when Optimum's
-ONNX Runtime integration imports, else `torch`. Nothing is downloaded; an ONNX export is made in memory on load.
+Backends (`PairLogits`): `torch` runs sentence-transformers' CrossEncoder.predict; `onnx` and `openvino` run its
+sequence-classification model exported once by vecrecall.exported (the same export path as `encode --backend`,
+because sentence-transformers' own `backend=` needs Optimum, which cannot be installed beside sentence-transformers 6)
+between the CrossEncoder's own pair preprocessing and the logits. `auto` picks `onnx` when ONNX Runtime and onnx are
+installed (`pip install "vecrecall[fast]"`), else `torch`. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from .encoders import offline_hf
 from .errors import UserError
 
 BACKENDS = ("auto", "torch", "onnx", "openvino")
-_BACKEND_MODULE = {"onnx": "optimum.onnxruntime", "openvino": "optimum.intel"}
+_BACKEND_MODULES = {"onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -29,15 +32,16 @@ def _importable(module: str) -> bool:
 
 
 def resolve_backend(backend: str, option: str = "--backend") -> str:
-    """`auto` → `onnx` if Optimum's ONNX Runtime integration is installed, else `torch`; others are checked."""
+    """`auto` → `onnx` when ONNX Runtime and onnx are installed, else `torch`; the others are checked."""
+    backend = backend.lower()
     if backend not in BACKENDS:
         raise UserError(f"{option} {backend}: choose one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        return "onnx" if _importable(_BACKEND_MODULE["onnx"]) and _importable("onnxruntime") else "torch"
-    if backend != "torch" and not _importable(_BACKEND_MODULE[backend]):
-        extra = "onnx" if backend == "onnx" else "openvino"
-        raise UserError(f"{option} {backend}: needs Optimum ({_BACKEND_MODULE[backend]} is not installed); "
-                        f"pip install 'sentence-transformers[{extra}]', or use --backend torch")
+        return "onnx" if all(map(_importable, _BACKEND_MODULES["onnx"])) else "torch"
+    missing = [m for m in _BACKEND_MODULES.get(backend, ()) if not _importable(m)]
+    if missing:
+        raise UserError(f"{option} {backend}: needs the Python package(s) {', '.join(missing)}: "
+                        f'pip install "vecrecall[fast]", or use {option} torch')
     return backend
 
 
@@ -79,12 +83,10 @@ def checkpoint_config(path: Path, option: str = "--model") -> dict[str, Any]:
     return config
 
 
-def load_cross_encoder(path: str | Path, max_length: int | None = None, device: str | None = None,
-                       backend: str = "torch") -> Any:
-    """A `sentence_transformers.CrossEncoder` from a local directory (never downloads).
+def load_cross_encoder(path: str | Path, max_length: int | None = None, device: str | None = None) -> Any:
+    """A `sentence_transformers.CrossEncoder` (PyTorch) from a local directory (never downloads).
 
-    Raises UserError for a missing directory, a bi-encoder, a checkpoint that is not sequence classification, or a
-    backend that is not installed.
+    Raises UserError for a missing directory, a bi-encoder, or a checkpoint that is not sequence classification.
     """
     p = Path(path)
     if not p.is_dir():
@@ -99,11 +101,65 @@ def load_cross_encoder(path: str | Path, max_length: int | None = None, device: 
                         "cross-encoder; use --scorer biencoder or give a CrossEncoder directory")
     if archs and not any("SequenceClassification" in a for a in archs):
         raise UserError(f"--model {path}: architecture {archs[0]} is not a sequence-classification cross-encoder")
-    backend = resolve_backend(backend)
     from sentence_transformers import CrossEncoder
 
     try:
-        return CrossEncoder(str(p), max_length=max_length, device=device or "cpu", backend=backend)
+        return CrossEncoder(str(p), max_length=max_length, device=device or "cpu")
     except Exception as exc:  # many library error types for a directory that is not a model
         raise UserError(f"--model {path}: cannot load as a CrossEncoder ({type(exc).__name__}: {exc})") from exc
 
+
+
+class PairLogits:
+    """Raw logits of (query, document) pairs from a local CrossEncoder: `scores(pairs, batch_size)` → float64
+    array (len(pairs),), the last label's logit when the model has several (the "relevant" class).
+
+    Pairs are scored longest first (batches of similar length pad little) and returned in input order. On `onnx` /
+    `openvino` the CrossEncoder's own preprocessing (tokenizer, max_length truncation) feeds the exported graph, so
+    the logits equal PyTorch's to float32 rounding (tests/test_rerank.py); `quantize` "int8" (or "int8:CONFIG")
+    exports it int8 as `encode --quantize` does (faster; the logits move a little). `fingerprint` names model, max_length and
+    backend (with the exported graph), for score caches. Raises UserError as `load_cross_encoder` and
+    `resolve_backend` do, or when the export fails.
+    """
+
+    def __init__(self, path: str | Path, max_length: int | None = None, backend: str = "torch",
+                 device: str | None = None, threads: int | None = None, quantize: str | None = None) -> None:
+        from .encoders import model_fingerprint
+        from .exported import BackendSpec
+
+        self.backend = resolve_backend(backend)
+        self.spec = BackendSpec.parse(self.backend, quantize)  # --quantize int8 needs onnx or openvino
+        if self.backend != "torch" and device not in (None, "cpu"):
+            raise UserError(f"--device {device}: the {self.backend} backend runs on the CPU; use --backend torch")
+        self.model = load_cross_encoder(path, max_length=max_length, device=device)
+        self.max_length = max_length
+        base = model_fingerprint(Path(path))
+        self._run = None
+        self.fingerprint = f"{base}:{max_length}"
+        if self.backend != "torch":
+            from .exported import cross_encoder_source, ensure_export, graph_fingerprint, make_runner, read_export
+
+            export_dir = ensure_export(cross_encoder_source(self.model), Path(path), base, self.spec, packaged=False)
+            record = read_export(export_dir)
+            self._inputs = record["inputs"]
+            self._run = make_runner(export_dir, record, threads, f32=True)  # rankings need float32 logits
+            self.fingerprint += f":{self.spec.label}:{graph_fingerprint(export_dir)}"
+
+    def scores(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> "np.ndarray":
+        import numpy as np
+
+        if self._run is None:
+            import torch
+
+            out = self.model.predict([list(p) for p in pairs], batch_size=batch_size, show_progress_bar=False,
+                                     activation_fn=torch.nn.Identity(), convert_to_numpy=True)
+            out = np.asarray(out, dtype=np.float64)
+            return out[:, -1] if out.ndim == 2 else out.reshape(-1)
+        order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+        out = np.empty(len(pairs), dtype=np.float64)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            features = self.model.preprocess([list(pairs[i]) for i in idx])
+            logits = np.asarray(self._run({k: features[k].numpy() for k in self._inputs}), dtype=np.float64)
+            out[idx] = logits[:, -1] if logits.ndim == 2 else logits.reshape(-1)
+        return out

@@ -139,9 +139,10 @@ class SentenceTransformerEncoder(Encoder):
         if self.spec.backend == "torch":
             self.name, self.path, self.fingerprint = name, path, self.base_fingerprint
         else:
-            from .exported import ensure_export, graph_fingerprint, make_runner, read_export
+            from .exported import bi_encoder_source, ensure_export, graph_fingerprint, make_runner, read_export
 
-            self.export_dir = export_dir or ensure_export(self.model, path, self.base_fingerprint, self.spec, packaged)
+            self.export_dir = export_dir or ensure_export(bi_encoder_source(self.model), path, self.base_fingerprint,
+                                                          self.spec, packaged)
             record = read_export(self.export_dir)
             self._inputs = record["inputs"]
             self._run = make_runner(self.export_dir, record, threads)

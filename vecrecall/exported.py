@@ -138,34 +138,73 @@ def _hf_model(st_model: Any) -> Any:
     return model
 
 
-def _input_names(st_model: Any) -> list[str]:
-    """The tokenizer outputs that the transformer's forward accepts, in a fixed order."""
+@dataclass
+class ExportSource:
+    """What `ensure_export` exports: a Hugging Face module, the output its graph returns (`last_hidden_state` of a
+    bi-encoder's transformer, `logits` of a cross-encoder) and `tokenize(texts)` → the module's numpy inputs for
+    those texts (used to trace the graph and to calibrate int8 OpenVINO)."""
+
+    module: Any
+    output: str
+    tokenize: Callable[[list[str]], dict[str, np.ndarray]]
+
+    @property
+    def output_name(self) -> str:
+        return "token_states" if self.output == "last_hidden_state" else self.output
+
+
+def bi_encoder_source(st_model: Any) -> ExportSource:
+    """A SentenceTransformer's transformer (token states; its pooling and normalisation stay in PyTorch)."""
+
+    def tokenize(texts: list[str]) -> dict[str, np.ndarray]:
+        return dict(st_model.tokenizer(texts, padding=True, truncation=True, max_length=st_model.max_seq_length,
+                                       return_tensors="np"))
+
+    return ExportSource(_hf_model(st_model), "last_hidden_state", tokenize)
+
+
+def cross_encoder_source(ce_model: Any) -> ExportSource:
+    """A sentence-transformers CrossEncoder's sequence-classification model (logits), fed by the CrossEncoder's own
+    pair preprocessing; a text stands for the pair (its first 8 words, itself)."""
+
+    def tokenize(texts: list[str]) -> dict[str, np.ndarray]:
+        features = ce_model.preprocess([[" ".join(t.split()[:8]), t] for t in texts])
+        return {k: v.numpy() for k, v in features.items() if hasattr(v, "numpy")}
+
+    return ExportSource(_hf_model(ce_model), "logits", tokenize)
+
+
+def _input_names(source: ExportSource) -> list[str]:
+    """The tokenizer outputs that the module's forward accepts, in a fixed order."""
     import inspect
 
-    sample = st_model.tokenizer(["a"], return_tensors="np")
-    accepted = set(inspect.signature(_hf_model(st_model).forward).parameters)
+    sample = source.tokenize(["a"])
+    accepted = set(inspect.signature(source.module.forward).parameters)
     return [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample and k in accepted]
 
 
-def _export_onnx(st_model: Any, dest: Path, inputs: list[str]) -> None:
+def _export_onnx(source: ExportSource, dest: Path, inputs: list[str]) -> None:
     import torch
 
-    hf = _hf_model(st_model).eval()
+    hf = source.module.eval()
 
-    class TokenStates(torch.nn.Module):
+    class Output(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.hf = hf
 
         def forward(self, *args: torch.Tensor) -> torch.Tensor:
-            return self.hf(**dict(zip(inputs, args))).last_hidden_state
+            return getattr(self.hf(**dict(zip(inputs, args))), source.output)
 
-    enc = st_model.tokenizer(["a short text", "a slightly longer text for the example"], padding=True, return_tensors="pt")
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*inputs, "token_states"]}
+    enc = source.tokenize(["a short text", "a slightly longer text for the example"])
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*inputs, source.output_name]}
+    if source.output != "last_hidden_state":
+        axes[source.output_name] = {0: "batch"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(TokenStates(), tuple(enc[k] for k in inputs), str(dest), input_names=inputs,
-                          output_names=["token_states"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(Output(), tuple(torch.from_numpy(enc[k].astype(np.int64)) for k in inputs), str(dest),
+                          input_names=inputs, output_names=[source.output_name], dynamic_axes=axes, opset_version=17,
+                          dynamo=False)
 
 
 def _quantize_onnx(src: Path, dest: Path, config: str) -> None:
@@ -182,7 +221,7 @@ def _quantize_onnx(src: Path, dest: Path, config: str) -> None:
                                         "DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-def _to_openvino(onnx_path: Path, dest: Path, int8: bool, st_model: Any, inputs: list[str]) -> None:
+def _to_openvino(onnx_path: Path, dest: Path, int8: bool, source: ExportSource, inputs: list[str]) -> None:
     ov = _require("openvino")
     model = ov.convert_model(str(onnx_path))
     if int8:
@@ -190,7 +229,7 @@ def _to_openvino(onnx_path: Path, dest: Path, int8: bool, st_model: Any, inputs:
         from .calibration import TEXTS
 
         def feed(text: str) -> dict[str, np.ndarray]:
-            enc = st_model.tokenizer([text], truncation=True, max_length=st_model.max_seq_length, return_tensors="np")
+            enc = source.tokenize([text])
             return {k: enc[k].astype(np.int64) for k in inputs}
 
         import logging
@@ -211,9 +250,10 @@ def export_location(model_path: Path, base_fingerprint: str, spec: BackendSpec, 
     return cache_root() / "exports" / base_fingerprint / spec.label
 
 
-def ensure_export(st_model: Any, model_path: Path, base_fingerprint: str, spec: BackendSpec, packaged: bool) -> Path:
-    """The export directory for `spec`, made now if it is not there yet (atomically: a concurrent process that
-    finishes first wins and this one uses its export)."""
+def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str, spec: BackendSpec,
+                  packaged: bool) -> Path:
+    """The export directory of `source` (the model at `model_path`) for `spec`, made now if it is not there yet
+    (atomically: a concurrent process that finishes first wins and this one uses its export)."""
     from .progress import console
 
     dest = export_location(model_path, base_fingerprint, spec, packaged)
@@ -227,10 +267,10 @@ def ensure_export(st_model: Any, model_path: Path, base_fingerprint: str, spec: 
     tmp.mkdir()
     console.print(f"exporting the model to {spec.label} (once) → {dest}", highlight=False)
     try:
-        inputs = _input_names(st_model)
+        inputs = _input_names(source)
         with _offline():
             fp32 = tmp / "model_fp32.onnx"
-            _export_onnx(st_model, fp32, inputs)
+            _export_onnx(source, fp32, inputs)
             if spec.backend == "onnx":
                 if spec.quantize:
                     _quantize_onnx(fp32, tmp / "model.onnx", spec.int8_config or "avx512_vnni")
@@ -238,7 +278,7 @@ def ensure_export(st_model: Any, model_path: Path, base_fingerprint: str, spec: 
                 else:
                     fp32.rename(tmp / "model.onnx")
             else:
-                _to_openvino(fp32, tmp, spec.quantize is not None, st_model, inputs)
+                _to_openvino(fp32, tmp, spec.quantize is not None, source, inputs)
                 fp32.unlink()
         from . import __version__
 
@@ -307,8 +347,12 @@ def graph_fingerprint(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def make_runner(export_dir: Path, record: dict[str, Any], threads: int | None) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
-    """A function from tokenizer tensors (numpy) to token states (batch × tokens × hidden, float32)."""
+def make_runner(export_dir: Path, record: dict[str, Any], threads: int | None,
+                f32: bool = False) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """A function from tokenizer tensors (numpy) to the graph's output, float32: token states (batch × tokens ×
+    hidden) of a bi-encoder export, logits (batch × labels) of a cross-encoder export. OpenVINO computes in
+    bfloat16 on CPUs that have it unless `f32` (a cross-encoder's logits then moved by up to ≈ 0.4 in a test, enough to
+    reorder a ranking)."""
     inputs = record["inputs"]
     if record["backend"] == "onnx":
         ort = _require("onnxruntime")
@@ -321,6 +365,8 @@ def make_runner(export_dir: Path, record: dict[str, Any], threads: int | None) -
         return lambda enc: session.run(None, {k: enc[k].astype(np.int64, copy=False) for k in inputs})[0]
     ov = _require("openvino")
     config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+    if f32:
+        config["INFERENCE_PRECISION_HINT"] = "f32"
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = ov.Core().compile_model(str(export_dir / "model.xml"), "CPU", config)

@@ -37,37 +37,30 @@ class PairScorer(ABC):
 
 
 class CrossEncoderScorer(PairScorer):
-    """A CrossEncoder from a local directory (vecrecall.crossencoder refuses anything else)."""
+    """A CrossEncoder from a local directory (vecrecall.crossencoder refuses anything else), on `backend`."""
 
     def __init__(self, path: str | Path, max_length: int | None = None, batch_size: int = 32, device: str | None = None,
-                 backend: str = "torch") -> None:
-        from .crossencoder import load_cross_encoder, resolve_backend
-        from .encoders import model_fingerprint
+                 backend: str = "torch", quantize: str | None = None) -> None:
+        from .crossencoder import PairLogits
 
         if not path:
             raise UserError("--scorer crossencoder needs --model PATH (a local CrossEncoder directory)")
-        self.backend = resolve_backend(backend)
-        self.model = load_cross_encoder(path, max_length=max_length, device=device, backend=self.backend)
+        self.logits = PairLogits(path, max_length=max_length, backend=backend, device=device, quantize=quantize)
+        self.backend = self.logits.backend
+        self.quantize = self.logits.spec.quantize and self.logits.spec.label
         self.name = str(path)
         self.batch_size = batch_size
         self.max_length = max_length
         # another backend's float rounding differs, so it gets its own cache entries; "logit" keeps apart the
         # sigmoid scores that older versions cached
-        suffix = "" if self.backend == "torch" else f":{self.backend}"
-        self.fingerprint = f"ce-logit:{model_fingerprint(Path(path))}:{max_length}{suffix}"
+        self.fingerprint = f"ce-logit:{self.logits.fingerprint}"
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "backend": self.backend, "max_length": self.max_length}
+        return {**super().describe(), "backend": self.backend, "quantize": self.quantize, "max_length": self.max_length}
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        """Raw logits of `pairs`, shape (len(pairs),). sentence-transformers sorts the pairs of each call by length
-        before batching (less padding) and returns the scores in input order."""
-        import torch
-
-        out = self.model.predict([list(p) for p in pairs], batch_size=self.batch_size, show_progress_bar=False,
-                                 activation_fn=torch.nn.Identity(), convert_to_numpy=True)
-        out = np.asarray(out, dtype=np.float64)
-        return out[:, -1] if out.ndim == 2 else out  # several labels: the last one (the "relevant" class)
+        """Raw logits of `pairs`, shape (len(pairs),), longest pairs batched first, in input order."""
+        return self.logits.scores(pairs, self.batch_size)
 
 
 class BiEncoderScorer(PairScorer):
@@ -181,16 +174,17 @@ def rerank(run: pd.DataFrame, queries: dict[str, str], docs: dict[str, str], sco
 
 
 SCORERS: dict[str, Callable[..., PairScorer]] = {
-    "crossencoder": lambda model, max_length, batch_size, backend: CrossEncoderScorer(model, max_length, batch_size,
-                                                                                       backend=backend),
-    "biencoder": lambda model, max_length, batch_size, backend: BiEncoderScorer(model, batch_size),
+    "crossencoder": lambda model, max_length, batch_size, backend, quantize: CrossEncoderScorer(
+        model, max_length, batch_size, backend=backend, quantize=quantize),
+    "biencoder": lambda model, max_length, batch_size, backend, quantize: BiEncoderScorer(model, batch_size),
 }
 
 
 def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size: int,
-                backend: str = "torch") -> PairScorer:
-    """The pair scorer `kind` (crossencoder | biencoder); `backend` (torch | onnx | openvino | auto) applies to the
-    cross-encoder. Raises UserError for an unknown kind or an out-of-range option."""
+                backend: str = "torch", quantize: str | None = None) -> PairScorer:
+    """The pair scorer `kind` (crossencoder | biencoder); `backend` (torch | onnx | openvino | auto) and `quantize`
+    (None | int8 | int8:CONFIG) apply to the cross-encoder. Raises UserError for an unknown kind or an out-of-range
+    option."""
     if kind not in SCORERS:
         raise UserError(f"--scorer {kind}: choose one of {', '.join(SCORERS)}")
     if batch_size < 1:
@@ -199,5 +193,12 @@ def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size
         raise UserError(f"--max-length {max_length}: must be ≥ 8 tokens")
     from .crossencoder import resolve_backend
 
-    resolve_backend(backend)
-    return SCORERS[kind](model, max_length, batch_size, backend)
+    if kind == "crossencoder":
+        from .exported import BackendSpec
+
+        BackendSpec.parse(resolve_backend(backend), quantize)
+    elif quantize not in (None, "none"):
+        raise UserError(f"--quantize {quantize}: applies to --scorer crossencoder only")
+    else:
+        resolve_backend(backend)
+    return SCORERS[kind](model, max_length, batch_size, backend, quantize)

@@ -262,7 +262,7 @@ class CrossEncoderScorer(Scorer):
         super().__init__(path, items, store, max_length)
         if path is None:
             raise UserError("--scorer cross-encoder needs --scorer-path DIR (a local CrossEncoder directory)")
-        from ..crossencoder import load_cross_encoder
+        from ..crossencoder import PairLogits
         from ..encoders import model_fingerprint
 
         config = Path(path) / "config.json"
@@ -270,21 +270,17 @@ class CrossEncoderScorer(Scorer):
             limit = json.loads(config.read_text()).get("max_position_embeddings")
             max_length = min(max_length, int(limit)) if limit else max_length
         try:
-            self.model = load_cross_encoder(path, max_length=max_length)
+            self.logits = PairLogits(path, max_length=max_length)
         except UserError as exc:
             raise UserError(str(exc).replace("--model", "--scorer-path", 1)) from None
         self.fingerprint = hashlib.sha256(f"ce-v1:{model_fingerprint(Path(path))}:{max_length}".encode()).hexdigest()[:16]
 
     def compute(self, queries: QuerySet, items: np.ndarray) -> np.ndarray:
-        import torch
-
         items = np.asarray(items, dtype=np.int64)
         pairs = [(qt, self.items.texts[i]) for qt in queries.texts for i in items]
         if not pairs:
             return np.zeros((len(queries), len(items)))
-        scores = self.model.predict(pairs, batch_size=32, activation_fn=torch.nn.Identity(), show_progress_bar=False,
-                                    convert_to_numpy=True)
-        return np.asarray(scores, dtype=np.float64).reshape(len(queries), len(items))
+        return self.logits.scores(pairs, batch_size=32).reshape(len(queries), len(items))
 
 
 class EmbCEFormat:

@@ -20,7 +20,8 @@ def rerank_cmd(
     k: int = typer.Option(10, "-k", "--k", help="Documents per query in the output (≤ --depth)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Pairs per model batch."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="crossencoder: truncate pairs to this many tokens (default: the model's)."),
-    backend: str = typer.Option("auto", "--backend", help="crossencoder inference: auto (onnx when Optimum + ONNX Runtime are installed, else torch), torch, onnx, openvino."),
+    backend: str = typer.Option("auto", "--backend", help="crossencoder inference: auto (onnx when ONNX Runtime is installed, else torch), torch, onnx, openvino (exported once beside the model, as encode --backend does)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="crossencoder on onnx/openvino: none (default) or int8 (int8:CONFIG, CONFIG one of arm64, avx2, avx512, avx512_vnni; default: this CPU's) — faster; the logits move a little."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
@@ -53,7 +54,7 @@ def rerank_cmd(
     fields = common.fields(id_field, text_field, title_field, no_header)
     qt = load_texts(queries, "queries", fields)
     dt = load_texts(corpus, "corpus", fields)
-    scorer_obj = make_scorer(scorer, model, max_length, batch_size, backend)
+    scorer_obj = make_scorer(scorer, model, max_length, batch_size, backend, quantize)
     cache = None if no_cache else ScoreCache()
     n_pairs = len(top_depth(df, depth))
     try:
