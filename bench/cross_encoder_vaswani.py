@@ -249,11 +249,12 @@ def anncur(out: Path, seed: int, n_items: int, n_anchors: str, n_test: int, k_i:
         qrels = pd.read_csv(model / "heldout.qrels.tsv", sep="\t", dtype=str)
         qrels = qrels[qrels["query-id"].isin(test)]
         judged = set(qrels["corpus-id"])
-        docs = [json.loads(line) for line in open(V / "corpus.jsonl", encoding="utf-8")]
+        docs = [json.loads(line) for line in (V / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
         others = sorted(d["_id"] for d in docs if d["_id"] not in judged)
         keep = judged | set(rng.choice(others, size=max(0, n_items - len(judged)), replace=False).tolist())
         (sub / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs if d["_id"] in keep))
-        texts = {json.loads(line)["_id"]: line for line in open(V / "queries.jsonl", encoding="utf-8")}
+        lines = (V / "queries.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        texts = {json.loads(line)["_id"]: line for line in lines}
         anchors = sorted(split["train"] if n_q == len(split["train"]) else
                          rng.choice(split["train"], size=n_q, replace=False).tolist(), key=int)
         (sub / "anchors.jsonl").write_text("".join(texts[q] for q in anchors))
