@@ -9,11 +9,16 @@ cross-encoder scoring speed. One command per table:
     python bench/cross_encoder_vaswani.py speed     # table 4: pairs/s by max_length and batch size
 
 Measured 2026-11-30 (bench/RESULTS.md, "Cross-encoder (Vaswani)") with `dev --threads 2`, `heldout --threads 1`,
-`anncur --threads 1 --anncur-items 300 --anncur-anchors 10 --anncur-k-i 10 --anncur-test 8 --anncur-budgets
-20,50,100` and `speed --seeds 13 --threads 1 --speed-pairs 160` (reduced to fit 2 shared CPU cores).
+`speed --seeds 13 --threads 1 --speed-pairs 160` (reduced to fit 2 shared CPU cores) and, for table 3,
+`anncur --threads 2 --anncur-items 600 --anncur-anchors all --anncur-test 10 --anncur-k-i 60 --anncur-bench-k-i half
+--anncur-budgets 50,100,200 --anncur-k-i-sweep 10,20,30,40,50,60` (all 60 training queries of split 13 as anchor
+queries; before it, a reduced run: `anncur --threads 1 --anncur-items 300 --anncur-anchors 10 --anncur-k-i 10
+--anncur-test 8 --anncur-budgets 20,50,100`).
 
 Options: --out DIR (default runs/ceq; artifacts are reused when present), --threads N (torch threads of every
 subprocess; 1 is fastest on a machine shared with other jobs). Every vecrecall command is printed before it runs.
+The anncur stage writes under OUT/anncur-s{seed}-q{anchors}-i{items}-t{test}/, so other settings never reuse a subset,
+and needs only OUT/ce-s{seed} (not the whole-corpus indexes the other stages build).
 
 Dev split: the 24 judged queries that are training queries in all three splits (seeds 13, 14, 15 of
 `--split-queries 60`), so no split's held-out query is ever used to choose anything. Dev models train on split 13's
@@ -221,41 +226,53 @@ def heldout(out: Path, seeds: list[int]) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def anncur(out: Path, seed: int, n_items: int, n_anchors: int, n_test: int, k_i: int, budgets: str) -> None:
+def anncur(out: Path, seed: int, n_items: int, n_anchors: str, n_test: int, k_i: int, bench_k_i: str | None,
+           budgets: str, sweep: str) -> None:
     """ANNCUR with split `seed`'s cross-encoder on a corpus subset (the test queries' judged documents + seeded
-    others up to `n_items`), anchor queries = `n_anchors` of the split's training queries, `n_test` held-out
-    queries as test queries; `anncur bench` against bi-encoder retrieve + rerank at each budget."""
+    others up to `n_items`), anchor queries = `n_anchors` of the split's training queries ("all": every one),
+    `n_test` held-out queries as test queries; `anncur bench` against bi-encoder retrieve + rerank at each budget.
+    `k_i` anchor items in the index; the bench uses `bench_k_i` of them (None: the same k_i; "half": the library
+    default min(k_i, B/2) per budget B); `sweep` (k_i values) adds ANNCUR-only benches at fixed k_i, which cost no
+    new cross-encoder calls (every test score is in the score cache after the first bench)."""
     import numpy as np
     import pandas as pd
 
     model = out / f"ce-s{seed}"
-    sub = out / f"anncur-s{seed}"
-    sub.mkdir(parents=True, exist_ok=True)
     split = json.loads((model / "split.json").read_text())
+    n_q = len(split["train"]) if n_anchors == "all" else min(int(n_anchors), len(split["train"]))
+    n_t = min(n_test, len(split["heldout"]))
+    sub = out / f"anncur-s{seed}-q{n_q}-i{n_items}-t{n_t}"
+    sub.mkdir(parents=True, exist_ok=True)
     if not (sub / "corpus.jsonl").exists():
         rng = np.random.default_rng(seed)
-        test = sorted(rng.choice(split["heldout"], size=min(n_test, len(split["heldout"])), replace=False).tolist(),
-                      key=int)
+        test = sorted(rng.choice(split["heldout"], size=n_t, replace=False).tolist(), key=int)
         qrels = pd.read_csv(model / "heldout.qrels.tsv", sep="\t", dtype=str)
         qrels = qrels[qrels["query-id"].isin(test)]
         judged = set(qrels["corpus-id"])
-        docs = [json.loads(line) for line in open(V / "corpus.jsonl", encoding="utf-8")]
+        docs = [json.loads(line) for line in (V / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
         others = sorted(d["_id"] for d in docs if d["_id"] not in judged)
         keep = judged | set(rng.choice(others, size=max(0, n_items - len(judged)), replace=False).tolist())
         (sub / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs if d["_id"] in keep))
-        texts = {json.loads(line)["_id"]: line for line in open(V / "queries.jsonl", encoding="utf-8")}
-        anchors = sorted(rng.choice(split["train"], size=min(n_anchors, len(split["train"])), replace=False).tolist(),
-                         key=int)
+        lines = (V / "queries.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        texts = {json.loads(line)["_id"]: line for line in lines}
+        anchors = sorted(split["train"] if n_q == len(split["train"]) else
+                         rng.choice(split["train"], size=n_q, replace=False).tolist(), key=int)
         (sub / "anchors.jsonl").write_text("".join(texts[q] for q in anchors))
         (sub / "test.queries.jsonl").write_text("".join(texts[q] for q in test))
         qrels.to_csv(sub / "test.qrels.tsv", sep="\t", index=False)
-    index = sub / "cur"
+    index = sub / f"cur-ki{k_i}"
     once(index, "anncur", "index", "--corpus", sub / "corpus.jsonl", "--scorer", "cross-encoder", "--scorer-path",
          model, "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "128", "--seed", seed)
-    once(sub / "bench", "anncur", "bench", "--index", index, "--queries", sub / "test.queries.jsonl", "--budgets",
-         budgets, "-k", "1,10,100", "--baseline", "biencoder", "--methods", "anncur,rerank", "--k-i", k_i,
-         "--qrels", sub / "test.qrels.tsv")
-    print((sub / "bench" / "results.md").read_text() if (sub / "bench" / "results.md").exists() else "")
+    bench_k_i = bench_k_i or str(k_i)
+    common = ["--queries", sub / "test.queries.jsonl", "-k", "1,10,100", "--qrels", sub / "test.qrels.tsv"]
+    once(sub / f"bench-ki{bench_k_i}-b{budgets.replace(',', '_')}", "anncur", "bench", "--index", index, *common,
+         "--budgets", budgets, "--baseline", "biencoder", "--methods", "anncur,rerank",
+         *([] if bench_k_i == "half" else ["--k-i", bench_k_i]))
+    for k in (int(x) for x in sweep.split(",") if x.strip()):
+        fits = ",".join(b for b in budgets.split(",") if int(b) >= k)  # ANNCUR spends k of the budget on anchors
+        if fits:
+            once(sub / f"bench-ki{k}-b{fits.replace(',', '_')}-anncur", "anncur", "bench", "--index", index, *common,
+                 "--budgets", fits, "--baseline", "none", "--methods", "anncur", "--k-i", k)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -308,10 +325,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for every subprocess")
     ap.add_argument("--anncur-seed", type=int, default=13)
     ap.add_argument("--anncur-items", type=int, default=1000)
-    ap.add_argument("--anncur-anchors", type=int, default=20, help="training queries used as anchor queries (k_q)")
+    ap.add_argument("--anncur-anchors", default="20", help="training queries used as anchor queries (k_q), or all")
     ap.add_argument("--anncur-test", type=int, default=10, help="held-out queries used as test queries")
-    ap.add_argument("--anncur-k-i", type=int, default=20)
+    ap.add_argument("--anncur-k-i", type=int, default=20, help="anchor items of the index")
+    ap.add_argument("--anncur-bench-k-i", default=None,
+                    help="anchor items the bench uses: N, or half (min(index k_i, budget/2)); default: --anncur-k-i")
     ap.add_argument("--anncur-budgets", default="50,100,200,500")
+    ap.add_argument("--anncur-k-i-sweep", default="", help="extra ANNCUR-only benches at these fixed k_i, e.g. 10,50")
     ap.add_argument("--speed-pairs", type=int, default=320)
     args = ap.parse_args()
     if not (V / "corpus.jsonl").exists():
@@ -321,15 +341,18 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.stage == "anncur" and args.anncur_anchors != "all" and not args.anncur_anchors.isdigit():
+        sys.exit(f"--anncur-anchors {args.anncur_anchors}: give a number of training queries or all")
     args.out.mkdir(parents=True, exist_ok=True)
-    base(args.out)
+    if args.stage != "anncur":
+        base(args.out)
     if args.stage == "dev":
         dev(args.out)
     elif args.stage == "heldout":
         heldout(args.out, [int(s) for s in args.seeds.split(",")])
     elif args.stage == "anncur":
         anncur(args.out, args.anncur_seed, args.anncur_items, args.anncur_anchors, args.anncur_test, args.anncur_k_i,
-               args.anncur_budgets)
+               args.anncur_bench_k_i, args.anncur_budgets, args.anncur_k_i_sweep)
     else:
         speed(args.out, int(args.seeds.split(",")[0]), args.speed_pairs)
 
