@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .encoders import offline_hf
 from .errors import UserError
 
@@ -109,7 +111,6 @@ def load_cross_encoder(path: str | Path, max_length: int | None = None, device: 
         raise UserError(f"--model {path}: cannot load as a CrossEncoder ({type(exc).__name__}: {exc})") from exc
 
 
-
 class PairLogits:
     """Raw logits of (query, document) pairs from a local CrossEncoder: `scores(pairs, batch_size)` → float64
     array (len(pairs),), the last label's logit when the model has several (the "relevant" class).
@@ -117,9 +118,9 @@ class PairLogits:
     Pairs are scored longest first (batches of similar length pad little) and returned in input order. On `onnx` /
     `openvino` the CrossEncoder's own preprocessing (tokenizer, max_length truncation) feeds the exported graph, so
     the logits equal PyTorch's to float32 rounding (tests/test_rerank.py); `quantize` "int8" (or "int8:CONFIG")
-    exports it int8 as `encode --quantize` does (faster; the logits move a little). `fingerprint` names model, max_length and
-    backend (with the exported graph), for score caches. Raises UserError as `load_cross_encoder` and
-    `resolve_backend` do, or when the export fails.
+    exports it int8 as `encode --quantize` does (faster; the logits move a little). `fingerprint` names model,
+    max_length and backend (with the exported graph), for score caches. Raises UserError as `load_cross_encoder`,
+    `resolve_backend` and `BackendSpec.parse` do, or when the export fails.
     """
 
     def __init__(self, path: str | Path, max_length: int | None = None, backend: str = "torch",
@@ -145,9 +146,7 @@ class PairLogits:
             self._run = make_runner(export_dir, record, threads, f32=True)  # rankings need float32 logits
             self.fingerprint += f":{self.spec.label}:{graph_fingerprint(export_dir)}"
 
-    def scores(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> "np.ndarray":
-        import numpy as np
-
+    def scores(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         if self._run is None:
             import torch
 
