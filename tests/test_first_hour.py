@@ -40,6 +40,7 @@ def test_help_shows_no_type_after_flags(vr, monkeypatch):
     for command in _commands():
         text = _help(vr, monkeypatch, *command)
         assert "<bool>" not in text, command
+        assert "\\[" not in text, command  # a bracket escaped twice shows its backslash
     text = _help(vr, monkeypatch, "query")
     assert re.search(r"--json +Print machine-readable JSON", text), text
     assert re.search(r"--index +<path> ", text)  # options that take a value keep their type
@@ -51,6 +52,7 @@ def test_help_keeps_square_brackets(vr, monkeypatch):
     assert "query, positive|positive_id, [negatives], [score], [qid], [frequency|bucket]." in text
     assert ", , ," not in text
     assert "columns are id, text[, title]" in _help(vr, monkeypatch, "encode")
+    assert 'pip install "vecrecall[fast]"' in " ".join(_help(vr, monkeypatch, "encode").split())
 
 
 def test_help_states_bm25_and_other_defaults(vr, monkeypatch):

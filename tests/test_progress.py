@@ -51,6 +51,18 @@ def test_plain_lines_at_every_tenth_with_rate_and_eta_then_a_last_line(loud, cap
     assert re.fullmatch(r"encode corpus: done 100 docs in [\d.]+s, [\d,.]+ docs/s", err[-1]), err[-1]
 
 
+def test_a_step_ended_by_an_interruption_says_stopped_not_done(loud, capsys):
+    from vecrecall.progress import progress
+
+    with pytest.raises(KeyboardInterrupt):
+        with progress("encode corpus", 100, "docs") as advance:
+            advance(40)
+            time.sleep(0.01)
+            raise KeyboardInterrupt
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(r"encode corpus: stopped after 40/100 docs in [\d.]+s, [\d,.]+ docs/s", last), last
+
+
 def test_plain_line_every_interval_while_nothing_advances(monkeypatch, capsys):
     from vecrecall.progress import progress
 

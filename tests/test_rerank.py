@@ -280,3 +280,36 @@ def test_int8_cross_encoder_and_its_refusals(vr, flat_run, tmp_path):
     assert_user_error(vr(*args, "--scorer", "biencoder", "--model", "hash:16", "--quantize", "int8", "--out",
                          tmp_path / "x.run"), "--quantize int8: applies to --scorer crossencoder only")
     assert not (tmp_path / "x.run").exists()
+
+
+def test_a_changed_model_is_exported_again(vr, flat_run, tmp_path):
+    """An export beside the model records the weights it was made from: after the weights change (or when the
+    directory was copied from another model) it is made again, never reused; a killed export's leftovers go."""
+    pytest.importorskip("onnxruntime")
+    import torch
+    from tiny_models import make_tiny_cross_encoder
+    from transformers import BertForSequenceClassification
+
+    from vecrecall.io.runs import read_run
+
+    model = make_tiny_cross_encoder(tmp_path / "ce", seed=5, initializer_range=0.5)
+    args = ["rerank", "--run", flat_run, "--corpus", SAMPLE, "--queries", SAMPLE, "--model", model, "--depth", "8",
+            "-k", "8", "--no-cache"]
+    assert vr(*args, "--backend", "onnx", "--out", tmp_path / "before.run").exit_code == 0
+    hf = BertForSequenceClassification.from_pretrained(model)
+    with torch.no_grad():
+        hf.classifier.weight.neg_()
+        hf.classifier.bias.neg_()
+    hf.save_pretrained(model)
+    dead = model / ".vecrecall-exports" / ".onnx.tmp-99999999"  # a pid no process has
+    dead.mkdir()
+    r = vr(*args, "--backend", "onnx", "--out", tmp_path / "after.run")
+    assert r.exit_code == 0, r.stderr
+    assert "the model changed since the last export" in r.stderr
+    assert not dead.exists()
+    assert vr(*args, "--backend", "torch", "--out", tmp_path / "torch.run").exit_code == 0
+    after, torch_run, before = (read_run(tmp_path / f"{n}.run") for n in ("after", "torch", "before"))
+    merged = after.merge(torch_run, on=["qid", "docid"], suffixes=("", "_t")).merge(before, on=["qid", "docid"],
+                                                                                     suffixes=("", "_b"))
+    assert merged["score"].to_numpy() == pytest.approx(merged["score_t"].to_numpy(), abs=1e-4)
+    assert merged["score"].to_numpy() == pytest.approx(-merged["score_b"].to_numpy(), abs=1e-4)  # the new weights

@@ -88,3 +88,31 @@ def test_cli_refuses_existing_out(vr, sample, tmp_path):
     out.write_text("keep")
     assert_user_error(vr("synth-queries", "--corpus", sample, "--out", out), "already exists")
     assert out.read_text() == "keep"
+
+
+def test_cli_overwrite_replaces_only_an_unchanged_file_of_its_own_kind(vr, sample, tmp_path):
+    """--overwrite replaces a training-pairs file vecrecall wrote and nobody changed; not its own input, not a user's
+    file behind a manifest that is not vecrecall's, not a file edited since, not another kind of artifact."""
+    from vecrecall.artifacts import Manifest, atomic_file
+
+    out = tmp_path / "s.jsonl"
+    assert vr("synth-queries", "--corpus", sample, "--max-docs", "20", "--out", out).exit_code == 0
+    r = vr("synth-queries", "--corpus", sample, "--max-docs", "30", "--out", out, "--overwrite")
+    assert r.exit_code == 0, r.stderr
+    # its own input, even with --overwrite
+    assert_user_error(vr("synth-queries", "--corpus", out, "--out", out, "--overwrite"), "is (or holds", "the input")
+    before = out.read_text()
+    out.write_text(before + '{"qid": "mine"}\n')
+    assert_user_error(vr("synth-queries", "--corpus", sample, "--out", out, "--overwrite"),
+                      "was changed after vecrecall wrote it")
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("hi\n")
+    (tmp_path / "mine.jsonl.manifest.json").write_text("{}")
+    assert_user_error(vr("synth-queries", "--corpus", sample, "--out", mine, "--overwrite"),
+                      "is not one vecrecall wrote")
+    run = tmp_path / "x.run"
+    with atomic_file(run, manifest=Manifest(type="run")) as tmp:
+        tmp.write_text("1 Q0 d1 1 1.0 t\n")
+    assert_user_error(vr("synth-queries", "--corpus", sample, "--out", run, "--overwrite"),
+                      "is a run artifact and this command writes a training-pairs")
+    assert mine.read_text() == "hi\n" and run.read_text() == "1 Q0 d1 1 1.0 t\n"

@@ -49,9 +49,17 @@ def test_help_still_exits_0(tmp_path):
     assert r.exit_code == 0 and "--index" in r.stdout and r.stderr == ""
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    r = run_cli("--debug", "query", "--index", "X", "--queries", "Q", cwd=tmp_path)
-    assert r.exit_code == 1 and "Traceback" in r.stderr and "MissingParameter" in r.stderr
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_wherever_it_stands(tmp_path, where):
+    """--debug before or after the command: the traceback, then the usual line and exit code (2, not a bug's 1)."""
+    args = ["query", "--index", "X", "--queries", "Q"]
+    r = run_cli(*(["--debug", *args] if where == "before" else [*args, "--debug"]), cwd=tmp_path)
+    assert r.exit_code == 2 and "Traceback" in r.stderr and "MissingParameter" in r.stderr, r.stderr
+    assert r.stderr.rstrip().splitlines()[-1].startswith("error: ")
+    r = run_cli("info", tmp_path / "nope", *(["--debug"] if where == "after" else []), cwd=tmp_path)
+    if where == "after":
+        assert r.exit_code == 2 and "Traceback" in r.stderr and "UserError" in r.stderr
+        assert r.stderr.rstrip().splitlines()[-1].startswith("error: ")
 
 
 def test_user_error_is_one_line_exit_2(tmp_path):

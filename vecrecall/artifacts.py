@@ -624,7 +624,8 @@ def _check_inputs(out: Path, inputs: Iterable[str | os.PathLike | None]) -> None
                             "this command reads; choose another --out")
 
 
-def _check_out(p: Path, overwrite: bool, kind: str | None, plain_ok: bool = False) -> None:
+def _check_out(p: Path, overwrite: bool, kind: str | None, plain_ok: bool = False,
+               artifact_type: str | None = None) -> None:
     _check_writable(p)
     if _exists(p):
         if not overwrite:
@@ -633,9 +634,32 @@ def _check_out(p: Path, overwrite: bool, kind: str | None, plain_ok: bool = Fals
         if not plain_ok and p.is_file() and p.name.endswith(FILE_MANIFEST_SUFFIX):
             raise UserError(f"{p}: is the manifest of {p.name[: -len(FILE_MANIFEST_SUFFIX)]}; vecrecall writes it only "
                             "with its artifact; choose another --out")
-        if not plain_ok and p.is_file() and not _resolve_file_manifest(p)[1]:
-            raise UserError(f"{p}: is a file vecrecall did not write (no {_file_manifest(p).name} beside it); "
-                            "--overwrite only replaces vecrecall artifacts; move it away or choose another --out")
+        if not plain_ok and p.is_file():
+            mp, present = _resolve_file_manifest(p)
+            if not present:
+                raise UserError(f"{p}: is a file vecrecall did not write (no {_file_manifest(p).name} beside it); "
+                                "--overwrite only replaces vecrecall artifacts; move it away or choose another --out")
+            why = _changed_since_written(p, mp, artifact_type)
+            if why:
+                raise UserError(f"{p}: {why}; --overwrite only replaces files as vecrecall wrote them; move it away or "
+                                "choose another --out")
+
+
+def _changed_since_written(p: Path, manifest_path: Path, artifact_type: str | None = None) -> str | None:
+    """Why file `p` may not be replaced by an artifact of `artifact_type`, or None when it may: a manifest that is
+    not vecrecall's, content that differs from the `content_sha256` vecrecall recorded when it wrote the file, or
+    an artifact of another type (a run is not replaced by training pairs)."""
+    data = _load_json(manifest_path)
+    stats = data.get("stats") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str) or not isinstance(stats, dict) \
+            or not isinstance(stats.get("content_sha256"), str):
+        return f"its manifest {manifest_path.name} is not one vecrecall wrote (no type or content hash)"
+    if artifact_type is not None and data["type"] != artifact_type:
+        return f"is a {data['type']} artifact and this command writes a {artifact_type}"
+    if sha256_file(p) != stats["content_sha256"]:
+        return (f"was changed after vecrecall wrote it (its content no longer matches the hash in "
+                f"{manifest_path.name})")
+    return None
 
 
 _HELD: dict[Path, int] = {}  # outputs whose lock this process holds → nesting depth
@@ -677,11 +701,12 @@ def forget_kept(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _writing(final: Path, overwrite: bool, kind: str, plain_ok: bool = False) -> Iterator[None]:
+def _writing(final: Path, overwrite: bool, kind: str, plain_ok: bool = False,
+             artifact_type: str | None = None) -> Iterator[None]:
     """Hold X's lock; tidy what killed writers left; check the refusals again now that no other writer can race."""
     with writer_lock(final):
         _tidy(final)
-        _check_out(final, overwrite, kind, plain_ok)
+        _check_out(final, overwrite, kind, plain_ok, artifact_type)
         yield
 
 
@@ -821,8 +846,9 @@ def atomic_file(out: str | os.PathLike, overwrite: bool = True, manifest: Any = 
     """
     final = Path(out)
     plain_ok = manifest is _KEEP  # a file committed with its manifest is an artifact: it replaces only an artifact
+    artifact_type = getattr(manifest, "type", None)
     check_out(final, overwrite, "file", plain_ok=plain_ok)
-    with _writing(final, overwrite, "file", plain_ok):
+    with _writing(final, overwrite, "file", plain_ok, artifact_type):
         tmp = _new_temp(final, directory=False)
         try:
             yield tmp

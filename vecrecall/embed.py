@@ -196,7 +196,7 @@ def encode_source(source: str | Path, role: Role, out: str | Path, model: str | 
     settings = settings or EncodeSettings()
     spec = spec or FieldSpec()
     source, out = Path(source), Path(out)
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(source,))
     if settings.dtype not in ("float32", "float16"):
         raise UserError(f"--dtype {settings.dtype}: use float32 or float16")
     if settings.batch_size < 1:

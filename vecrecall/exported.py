@@ -92,6 +92,9 @@ class BackendSpec:
             raise UserError(f"--quantize {quantize} needs --backend onnx or --backend openvino (the torch backend runs float32)")
         if config and config not in INT8_CONFIGS:
             raise UserError(f"--quantize {quantize}: unknown int8 config '{config}'; choose one of {', '.join(INT8_CONFIGS)}")
+        if config and backend == "openvino":
+            raise UserError(f"--quantize {quantize}: a CPU config applies to --backend onnx; OpenVINO's int8 is "
+                            "calibrated for the CPU it runs on: use --quantize int8")
         config = config or cpu_int8_config()
         if config is None:
             raise UserError(f"--quantize {quantize}: this CPU has none of avx2, avx512, avx512_vnni or arm64 integer "
@@ -257,15 +260,20 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
     from .progress import console
 
     dest = export_location(model_path, base_fingerprint, spec, packaged)
+    stale = False
     if (dest / EXPORT_FILE).exists():
-        return dest
+        if (read_export(dest) or {}).get("base_fingerprint") == base_fingerprint:
+            return dest
+        stale = True  # the model's weights changed since this export was made (or it was copied from another model)
     _require("onnx")
     _require("onnxruntime" if spec.backend == "onnx" else "openvino")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_temps(dest)
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    console.print(f"exporting the model to {spec.label} (once) → {dest}", highlight=False)
+    why = "again: the model changed since the last export" if stale else "(once)"
+    console.print(f"exporting the model to {spec.label} {why} → {dest}", highlight=False)
     try:
         inputs = _input_names(source)
         with _offline():
@@ -289,11 +297,17 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
 
             record["calibration"] = {"texts": len(TEXTS), "sha256": DIGEST}
         (tmp / EXPORT_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        try:
+        if stale:  # vecrecall's own export directory (it holds export.json): set aside, replaced, then deleted
+            old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+            os.replace(dest, old)
             os.replace(tmp, dest)
-        except OSError:  # another process finished the same export first
-            if not (dest / EXPORT_FILE).exists():
-                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            try:
+                os.replace(tmp, dest)
+            except OSError:  # another process finished the same export first
+                if not (dest / EXPORT_FILE).exists():
+                    raise
     except KeyboardInterrupt:
         raise
     except UserError:
@@ -304,6 +318,20 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _remove_dead_temps(dest: Path) -> None:
+    """Delete the temporary directories of exports of `dest` whose process is gone (killed with SIGKILL: nothing
+    ran to clean up)."""
+    for tmp in dest.parent.glob(f".{dest.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(tmp, ignore_errors=True)
+            except PermissionError:  # alive, another user's
+                pass
 
 
 def _versions() -> dict[str, str]:

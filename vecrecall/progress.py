@@ -78,6 +78,7 @@ class Bar:
         self.note = ""
         self.started = time.monotonic()
         self.closed = False
+        self.stopped = False  # ended by an error or an interruption, not by finishing
 
     def advance(self, n: float = 1) -> None:
         self.update(completed=self.completed + n)
@@ -208,7 +209,8 @@ class _PlainBar(Bar):
             rate = self.average_rate()
             note = f", {self.note}" if self.note else ""
             done = f"{self.completed:,.0f}" + (f"/{self.total:,.0f}" if self.total and self.completed < self.total else "")
-            console.print(f"{self.description}: done {done} {self.unit} in {duration(self.elapsed)}"
+            ended = "stopped after" if self.stopped else "done"
+            console.print(f"{self.description}: {ended} {done} {self.unit} in {duration(self.elapsed)}"
                           f"{', ' + _rate_text(rate, self.unit) if rate else ''}{note}",
                           markup=False, highlight=False, soft_wrap=True)
 
@@ -226,6 +228,9 @@ def progress(description: str, total: float | None, unit: str = "items") -> Iter
     b = bar(description, total, unit)
     try:
         yield b.advance
+    except BaseException:
+        b.stopped = True
+        raise
     finally:
         b.close()
 
@@ -249,6 +254,9 @@ def steps(description: str, total: float, unit: str = "items") -> Iterator[_Step
     b = bar(description, total, unit)
     try:
         yield _Steps(b)
+    except BaseException:
+        b.stopped = True
+        raise
     finally:
         b.close()
 

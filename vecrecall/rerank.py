@@ -199,6 +199,7 @@ def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size
         BackendSpec.parse(resolve_backend(backend), quantize)
     elif quantize not in (None, "none"):
         raise UserError(f"--quantize {quantize}: applies to --scorer crossencoder only")
-    else:
-        resolve_backend(backend)
+    elif resolve_backend(backend) != "torch" and backend.lower() != "auto":
+        raise UserError(f"--backend {backend}: applies to --scorer crossencoder only (the bi-encoder scorer encodes "
+                        "with its model's own settings)")
     return SCORERS[kind](model, max_length, batch_size, backend, quantize)

@@ -95,7 +95,7 @@ def merge_shards(shard_dirs: Sequence[str | os.PathLike], out: str | os.PathLike
     dirs = [Path(d) for d in shard_dirs]
     if not dirs:
         raise UserError("merge: pass the shard directories to join")
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=shard_dirs)
     manifests = [read_manifest(d, expect="embeddings") for d in dirs]
     order = _check(dirs, manifests)
     parts = [np.load(dirs[i] / EMBEDDINGS_FILE, mmap_mode="r") for i in order]

@@ -119,7 +119,7 @@ class IndexSpec:
 def build_index(out: Path, corpus: Path | None, spec: IndexSpec, fields: FieldSpec | None = None,
                 use_cache: bool = True, overwrite: bool = False) -> Manifest:
     """Score the anchor queries against every item once and write the self-describing index directory."""
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(corpus,))
     t0 = time.perf_counter()
     if spec.scorer not in SCORERS:
         raise UserError(f"--scorer {spec.scorer}: unknown scorer; choose one of {', '.join(SCORERS)}")

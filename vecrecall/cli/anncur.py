@@ -91,7 +91,7 @@ def query(
     from ..io.runs import run_format, write_run
     from ..progress import out as stdout
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(index_path, queries))
     kind = run_format(out, fmt)
     idx = AnncurIndex.load(index_path)
     m = get_method(method)
@@ -145,7 +145,7 @@ def bench(
     from ..errors import UserError
 
     out = out or index_path.with_name(index_path.name + "-bench")
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(index_path, queries))
     if baseline not in ("biencoder", "none"):
         raise UserError(f"--baseline {baseline}: use biencoder or none")
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(METHODS)

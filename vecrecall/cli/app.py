@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 2 bad input (UserError) or a usage error (missing/unknown option, bad value, unknown
 command; bare `vecrecall` prints the help and exits 2 as Click does); 130 Ctrl-C (SIGINT); 143 SIGTERM; 1 a bug
-(traceback). `--debug` (or VECRECALL_DEBUG=1) re-raises instead, to show tracebacks.
+(traceback). `--debug` (or VECRECALL_DEBUG=1), anywhere on the command line, prints the traceback of a bad-input
+or usage error before its line, with the same exit code.
 """
 
 from __future__ import annotations
@@ -172,23 +173,28 @@ def main() -> None:
         runs = build_app(args[0] if args else None)
         if not args or (len(args) == 1 and args[0] in {g.name for g in runs.registered_groups}):
             # No command: the help, and exit 2 as a usage error (Click ≥ 8.2 does so; older Click exited 0).
-            runs([*sys.argv[1:], "--help"], standalone_mode=False, prog_name="vecrecall")
+            runs([*args, "--help"], standalone_mode=False, prog_name="vecrecall")
             sys.exit(2)
-        rc = runs(standalone_mode=False, prog_name="vecrecall")  # returns an Exit's code (130: Ctrl-C)
+        # --debug is taken out wherever it stands (the root option alone would refuse it after the command)
+        rc = runs(args, standalone_mode=False, prog_name="vecrecall")  # returns an Exit's code (130: Ctrl-C)
         if isinstance(rc, int) and rc:
             if rc == 130:
                 _interrupted()
             sys.exit(rc)
     except UserError as exc:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _interrupted()
     except click_errors as exc:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         _usage_error(exc)
     except exits as exc:
         sys.exit(exc.exit_code)

@@ -15,7 +15,7 @@ def encode(
     queries: Optional[Path] = typer.Option(None, "--queries", help="Queries instead of documents (the query prefix is applied)."),
     out: Path = typer.Option(..., "--out", help="Output directory (embeddings.npy, ids.parquet, manifest.json)."),
     model: Optional[str] = common.MODEL,
-    backend: str = typer.Option("torch", "--backend", help="Runtime: torch, onnx (ONNX Runtime) or openvino. onnx/openvino export the model once (offline) and run on the CPU; pip install \"vecrecall\\[fast]\"."),
+    backend: str = typer.Option("torch", "--backend", help="Runtime: torch, onnx (ONNX Runtime) or openvino. onnx/openvino export the model once (offline) and run on the CPU; pip install \"vecrecall[fast]\"."),
     quantize: str = typer.Option("none", "--quantize", help="none, int8 (kernels for this CPU: avx512_vnni, avx512, avx2 or arm64) or int8:CONFIG; needs --backend onnx or openvino."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the model (default: the runtime's own choice)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Texts per model batch (texts are batched by length)."),

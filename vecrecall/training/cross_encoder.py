@@ -636,7 +636,7 @@ def parse_window(value: str) -> tuple[int, int]:
 
 def validate(o: CrossEncoderOptions) -> None:
     """Every option's range and every input path, before anything is loaded or written."""
-    check_out(o.out, o.overwrite)
+    check_out(o.out, o.overwrite, inputs=(*o.train, o.qrels, o.queries, o.corpus, *o.mine_from, o.teacher_run))
     if o.loss not in LOSSES:
         raise UserError(f"--loss {o.loss}: choose one of {', '.join(LOSSES)}")
     if o.architecture not in ARCHITECTURES:

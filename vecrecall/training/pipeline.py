@@ -85,7 +85,8 @@ def _model_path(spec: str) -> tuple[Path, str]:
 
 
 def _validate(o: FinetuneOptions) -> None:
-    check_out(o.out, o.overwrite)
+    check_out(o.out, o.overwrite, inputs=(o.train, o.qrels, o.queries, o.corpus, o.item_frequency, o.mine_from,
+                                          o.teacher_run))
     get_loss(o.loss)
     _check_ranges(o)
     s = o.loss_settings

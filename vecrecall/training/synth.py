@@ -93,7 +93,8 @@ def synth_queries(ids: list[str], texts: list[str], titles: list[str] | None, me
     if per_doc < 1:
         raise UserError(f"--per-doc {per_doc}: must be at least 1")
     if "title" in methods and titles is None:
-        raise UserError("--method title: the corpus has no title field; use keyphrases or sentence")
+        raise UserError("--method title: the corpus has no title field (or every title is empty); use keyphrases or "
+                        "sentence")
     sampler = KeyphraseSampler(texts) if "keyphrases" in methods else None
     makers: dict[str, Callable[[int, np.random.Generator], str | None]] = {
         "keyphrases": lambda i, rng: sampler.sample(i, texts[i], rng) if sampler else None,
@@ -141,7 +142,7 @@ def write_synth_queries(corpus: str | Path, out: str | Path, fields: Any, method
     from ..io.texts import FieldSpec, source_entry
     from .data import load_corpus
 
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(corpus,))
     for option, value in (("--per-doc", per_doc), ("--max-words", max_words), ("--max-docs", max_docs)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
