@@ -52,41 +52,72 @@ def pair_scores(corpus: np.ndarray, queries: np.ndarray, positions: np.ndarray, 
     return np.where(pos >= 0, out, -np.inf).astype(np.float32)
 
 
+# Candidates fetched past k from faiss's exact search, so that the top k can be re-ranked by exact pair scores with
+# ties to the lower row; a query whose last candidate still ties with its k-th is searched again by _exact_tiled.
+TIE_MARGIN = 16
+
+
 def exact_topk(corpus: np.ndarray, queries: np.ndarray, metric: str, k: int, block: int | None = None,
                tile: int | None = None) -> GroundTruth:
     """Brute-force top-k (ties broken by lower row number) with inner product or negative squared L2.
 
-    Scores are computed for a block of queries against a tile of corpus rows at a time (≈ 32 MB of scores) and
-    merged into a running top-k, so the matrix product stays a real matrix-matrix product at any corpus size
-    (one block of 8 queries against 1M rows would stream the whole corpus for every 8 queries).
+    faiss's exact k-NN (`faiss.knn`: BLAS blocks with per-query heaps, bounded memory) fetches k + TIE_MARGIN
+    candidates per query; they are re-scored exactly (`pair_scores`) and ranked by (score, lower row). Queries whose
+    last candidate is within the tie tolerance of the k-th score (many exact ties: duplicates, integer vectors) are
+    searched again with `_exact_tiled` (`block` queries × `tile` corpus rows of scores at a time), which sees every
+    row. Raises nothing of its own; shapes: corpus (n, d), queries (nq, d) → GroundTruth (nq, min(k, n)).
     """
+    import faiss
+
     n = corpus.shape[0]
     k = min(k, n)
-    block = block or 256
-    tile = tile or max(k, (1 << 23) // block)
-    x = np.asarray(corpus, dtype=np.float32)
-    norms = np.einsum("ij,ij->i", x, x) if metric == "l2" else None
+    x = np.ascontiguousarray(corpus, dtype=np.float32)
     nq = queries.shape[0]
+    fetch = min(n, k + TIE_MARGIN)
+    kind = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
     scores = np.empty((nq, k), dtype=np.float32)
     positions = np.empty((nq, k), dtype=np.int64)
     with progress("ground truth", nq, "queries") as advance:
-        for start in range(0, nq, block):
-            q = np.asarray(queries[start : start + block], dtype=np.float32)
-            best_s = np.empty((len(q), 0), dtype=np.float32)
-            best_p = np.empty((len(q), 0), dtype=np.int64)
-            for t0 in range(0, n, tile):
-                s = q @ x[t0 : t0 + tile].T
-                if metric == "l2":
-                    s = 2 * s - norms[None, t0 : t0 + tile] - np.einsum("ij,ij->i", q, q)[:, None]
-                pos = np.broadcast_to(np.arange(t0, t0 + s.shape[1], dtype=np.int64), s.shape)
-                s, pos = _top(s, pos, k)
-                best_s, best_p = _top(np.concatenate([best_s, s], axis=1), np.concatenate([best_p, pos], axis=1), k)
-            scores[start : start + len(q)] = best_s
-            positions[start : start + len(q)] = best_p
+        for start in range(0, nq, 1024):
+            q = np.ascontiguousarray(queries[start : start + 1024], dtype=np.float32)
+            dist, cand = faiss.knn(q, x, fetch, metric=kind)
+            cand = cand.astype(np.int64)
+            s, pos = _top(pair_scores(x, q, cand, metric), cand, k)
+            if fetch < n:
+                found = -dist if metric == "l2" else dist
+                kth = found[:, k - 1]
+                unsure = np.flatnonzero(found[:, -1] >= kth - 2 * TIE_TOL * np.maximum(1.0, np.abs(kth)))
+                if len(unsure):
+                    redo = _exact_tiled(x, q[unsure], metric, k, block, tile)
+                    s[unsure], pos[unsure] = pair_scores(x, q[unsure], redo, metric), redo
+            scores[start : start + len(q)] = s
+            positions[start : start + len(q)] = pos
             advance(len(q))
-    # Report exact scores computed the same way as for ANN results, so ties compare like with like.
-    scores = pair_scores(x, queries, positions, metric)
     return GroundTruth(scores, positions)
+
+
+def _exact_tiled(x: np.ndarray, queries: np.ndarray, metric: str, k: int, block: int | None = None,
+                 tile: int | None = None) -> np.ndarray:
+    """Row positions (nq, k) of the exact top-k, ties to the lower row, from every corpus row: scores for `block`
+    queries against `tile` corpus rows at a time (≈ 32 MB), merged into a running top-k."""
+    n = x.shape[0]
+    block = block or 256
+    tile = tile or max(k, (1 << 23) // block)
+    norms = np.einsum("ij,ij->i", x, x) if metric == "l2" else None
+    positions = np.empty((queries.shape[0], k), dtype=np.int64)
+    for start in range(0, queries.shape[0], block):
+        q = np.asarray(queries[start : start + block], dtype=np.float32)
+        best_s = np.empty((len(q), 0), dtype=np.float32)
+        best_p = np.empty((len(q), 0), dtype=np.int64)
+        for t0 in range(0, n, tile):
+            s = q @ x[t0 : t0 + tile].T
+            if metric == "l2":
+                s = 2 * s - norms[None, t0 : t0 + tile] - np.einsum("ij,ij->i", q, q)[:, None]
+            pos = np.broadcast_to(np.arange(t0, t0 + s.shape[1], dtype=np.int64), s.shape)
+            s, pos = _top(s, pos, k)
+            best_s, best_p = _top(np.concatenate([best_s, s], axis=1), np.concatenate([best_p, pos], axis=1), k)
+        positions[start : start + len(q)] = best_p
+    return positions
 
 
 def _top(s: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +164,7 @@ def vectors_key(corpus: np.ndarray, queries: np.ndarray, metric: str) -> str:
         a = np.ascontiguousarray(arr, dtype=np.float32)
         h.update(str(a.shape).encode())
         for start in range(0, a.shape[0], 65536):
-            h.update(a[start : start + 65536].tobytes())
+            h.update(memoryview(a[start : start + 65536]).cast("B"))  # the bytes tobytes() gave, without a copy
     h.update(metric.encode())
     return h.hexdigest()[:24]
 
