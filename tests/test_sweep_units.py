@@ -221,3 +221,17 @@ def test_pareto_axis_and_target_pick_follow_pareto_by():
     assert pick(t, "recall@10", 0.9)["name"] == "a"
     assert pick(t, "recall@10", 0.9, "batch")["name"] == "b" and pick(t, "recall@10", 0.9, "p50")["name"] == "b"
     assert pick(t, "recall@10", 0.95)["name"] == "c" and pick(t, "recall@10", 0.99) is None
+
+
+def test_exact_topk_more_ties_than_candidates_goes_to_the_lowest_rows():
+    """60 copies of the best vector, spread over 1,000 rows: faiss's k + 16 candidates hold an arbitrary 26 of them;
+    the query is searched again tile by tile, so the top 10 are the 10 lowest rows of the tied group."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1000, 8)).astype(np.float32) * 0.1
+    best = rng.standard_normal(8).astype(np.float32)
+    rows = np.sort(rng.choice(1000, 60, replace=False))
+    x[rows] = best
+    q = best[None, :].copy()
+    for metric in ("ip", "l2"):
+        gt = exact_topk(x, q, metric, 10)
+        assert gt.positions[0].tolist() == rows[:10].tolist(), metric
