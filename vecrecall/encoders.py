@@ -141,8 +141,9 @@ class SentenceTransformerEncoder(Encoder):
         else:
             from .exported import bi_encoder_source, ensure_export, graph_fingerprint, make_runner, read_export
 
-            self.export_dir = export_dir or ensure_export(bi_encoder_source(self.model), path, self.base_fingerprint,
-                                                          self.spec, packaged)
+            source = bi_encoder_source(self.model)
+            self._tokenize = source.tokenize
+            self.export_dir = export_dir or ensure_export(source, path, self.base_fingerprint, self.spec, packaged)
             record = read_export(self.export_dir)
             self._inputs = record["inputs"]
             self._run = make_runner(self.export_dir, record, threads)
@@ -160,8 +161,7 @@ class SentenceTransformerEncoder(Encoder):
 
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
-            enc = self.model.tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
-                                       max_length=self.max_tokens, return_tensors="np")
+            enc = self._tokenize(texts[start : start + batch_size])
             states = self._run(enc)
             features = {"token_embeddings": torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32)),
                         "attention_mask": torch.from_numpy(enc["attention_mask"].astype(np.int64))}
