@@ -381,3 +381,32 @@ def test_vaswani_subset_maxsim_bench(vr, vaswani, tmp_path):
     assert 1 <= summary["effective_rank_99_anchor"] <= 150
     assert summary["nDCG@10_exact"] > 0.4  # MaxSim over MiniLM on judged-rich subset: a real ranker
     assert (tmp_path / "bench" / "recall.png").stat().st_size > 10_000
+
+
+def test_cli_cross_encoder_index_on_onnx_keeps_its_backend(vr, small_corpus, tmp_path):
+    """`anncur index --scorer-backend onnx` scores the anchor matrix with the exported cross-encoder (as PyTorch,
+    to float32 rounding); the index records the backend and `anncur query` scores with it; other scorers refuse it."""
+    pytest.importorskip("onnxruntime")
+    from tiny_models import make_tiny_cross_encoder
+
+    model = make_tiny_cross_encoder(tmp_path / "ce", seed=5, initializer_range=0.5)
+    base = ["anncur", "index", "--corpus", small_corpus, "--scorer", "cross-encoder", "--scorer-path", model,
+            "--anchor-queries", "pseudo:12", "--k-i", "6", "--biencoder", "none", "--max-length", "64", "--no-cache"]
+    for backend in ("torch", "onnx"):
+        r = vr(*base, "--scorer-backend", backend, "--out", tmp_path / backend)
+        assert r.exit_code == 0, r.stderr
+    r_torch, r_onnx = (np.load(tmp_path / b / "r_anc.npy") for b in ("torch", "onnx"))
+    assert r_torch.std() > 0.1
+    np.testing.assert_allclose(r_onnx, r_torch, atol=1e-4)
+    info = json.loads((tmp_path / "onnx" / "manifest.json").read_text())["params"]
+    assert info["scorer_backend"] == "onnx" and info["scorer_info"]["backend"] == "onnx"
+    assert info["scorer_info"]["fingerprint"] != json.loads((tmp_path / "torch" / "manifest.json").read_text())[
+        "params"]["scorer_info"]["fingerprint"]
+    q = tmp_path / "q.jsonl"
+    q.write_text(json.dumps({"_id": "q1", "text": "plasma waves"}) + "\n")
+    r = vr("anncur", "query", "--index", tmp_path / "onnx", "--queries", q, "--budget", "10", "-k", "3", "--out",
+           tmp_path / "q.run")
+    assert r.exit_code == 0, r.stderr
+    assert_user_error(vr("anncur", "index", "--corpus", small_corpus, "--scorer", "maxsim", "--scorer-backend", "onnx",
+                         "--out", tmp_path / "x"), "--scorer-backend onnx", "cross-encoder only")
+    assert not (tmp_path / "x").exists()

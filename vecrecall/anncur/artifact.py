@@ -114,6 +114,8 @@ class IndexSpec:
     max_length: int = 256
     seed: int = 0
     rcond: float = RCOND
+    scorer_backend: str = "torch"  # cross-encoder: torch | onnx | openvino | auto
+    scorer_quantize: str | None = None  # cross-encoder on onnx/openvino: int8 | int8:CONFIG
 
 
 def build_index(out: Path, corpus: Path | None, spec: IndexSpec, fields: FieldSpec | None = None,
@@ -132,7 +134,8 @@ def build_index(out: Path, corpus: Path | None, spec: IndexSpec, fields: FieldSp
     if spec.biencoder and not needs_text:
         raise UserError("--biencoder: the matrix scorer's items have no texts to encode; pass --biencoder none")
     # cheap to construct (item-side work happens on first use), so a bad scorer is refused before anything else
-    scorer = make_scorer(spec.scorer, Path(spec.scorer_path) if spec.scorer_path else None, items, None, spec.max_length)
+    scorer = make_scorer(spec.scorer, Path(spec.scorer_path) if spec.scorer_path else None, items, None, spec.max_length,
+                         spec.scorer_backend, spec.scorer_quantize)
     m = _PSEUDO.match(spec.anchor_queries)
     if m:
         if not needs_text:
@@ -217,7 +220,8 @@ class AnncurIndex:
         """The index's scorer, refusing one whose model changed since the index was built."""
         spec = self.spec
         scorer = make_scorer(spec["scorer"], Path(spec["scorer_path"]) if spec.get("scorer_path") else None, self.items,
-                             self.path / "scorer", spec.get("max_length", 256))
+                             self.path / "scorer", spec.get("max_length", 256), spec.get("scorer_backend", "torch"),
+                             spec.get("scorer_quantize"))
         recorded = spec.get("scorer_info", {}).get("fingerprint")
         if recorded and scorer.fingerprint != recorded:
             raise UserError(f"{self.path}: the {spec['scorer']} scorer at {scorer.path} changed since the index was "

@@ -258,22 +258,28 @@ class CrossEncoderScorer(Scorer):
 
     kind = "cross-encoder"
 
-    def __init__(self, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256) -> None:
+    def __init__(self, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256,
+                 backend: str = "torch", quantize: str | None = None) -> None:
         super().__init__(path, items, store, max_length)
         if path is None:
             raise UserError("--scorer cross-encoder needs --scorer-path DIR (a local CrossEncoder directory)")
         from ..crossencoder import PairLogits
-        from ..encoders import model_fingerprint
 
         config = Path(path) / "config.json"
         if config.exists():
             limit = json.loads(config.read_text()).get("max_position_embeddings")
             max_length = min(max_length, int(limit)) if limit else max_length
         try:
-            self.logits = PairLogits(path, max_length=max_length)
+            self.logits = PairLogits(path, max_length=max_length, backend=backend, quantize=quantize)
         except UserError as exc:
-            raise UserError(str(exc).replace("--model", "--scorer-path", 1)) from None
-        self.fingerprint = hashlib.sha256(f"ce-v1:{model_fingerprint(Path(path))}:{max_length}".encode()).hexdigest()[:16]
+            raise UserError(str(exc).replace("--model", "--scorer-path", 1).replace("--backend", "--scorer-backend")
+                            .replace("--quantize", "--scorer-quantize")) from None
+        # PairLogits' fingerprint is "<model>:<max_length>" on torch (the key indexes were built with), plus the
+        # backend and exported graph otherwise
+        self.fingerprint = hashlib.sha256(f"ce-v1:{self.logits.fingerprint}".encode()).hexdigest()[:16]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "backend": self.logits.spec.label}
 
     def compute(self, queries: QuerySet, items: np.ndarray) -> np.ndarray:
         items = np.asarray(items, dtype=np.int64)
@@ -444,12 +450,20 @@ class MatrixScorer(Scorer):
 SCORERS: dict[str, type[Scorer]] = {c.kind: c for c in (MaxSimScorer, CrossEncoderScorer, EmbCEScorer, MatrixScorer)}
 
 
-def make_scorer(kind: str, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256) -> Scorer:
-    """The scorer registered as `kind`, bound to `items` (loading precomputed item data from `store` if there)."""
+def make_scorer(kind: str, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256,
+                backend: str = "torch", quantize: str | None = None) -> Scorer:
+    """The scorer registered as `kind`, bound to `items` (loading precomputed item data from `store` if there).
+    `backend` (torch | onnx | openvino | auto) and `quantize` (None | int8 | int8:CONFIG) apply to the cross-encoder
+    (vecrecall.crossencoder.PairLogits); other scorers refuse them."""
     if kind not in SCORERS:
         raise UserError(f"--scorer {kind}: unknown scorer; choose one of {', '.join(SCORERS)}")
     if path is not None and not Path(path).exists():
         raise UserError(f"--scorer-path {path}: no such file or directory")
+    if kind == CrossEncoderScorer.kind:
+        return CrossEncoderScorer(Path(path) if path else None, items, store, max_length, backend, quantize)
+    if backend.lower() != "torch" or quantize not in (None, "none"):
+        raise UserError(f"--scorer-backend {backend} / --scorer-quantize {quantize}: apply to --scorer cross-encoder "
+                        "only")
     return SCORERS[kind](Path(path) if path else None, items, store, max_length)
 
 

@@ -31,6 +31,8 @@ def index(
     biencoder: str = typer.Option("default", "--biencoder", help="Bi-encoder for bi-encoder anchors and the rerank baseline: 'default', a local model, hash:DIM, or none."),
     allow_underdetermined: bool = typer.Option(False, "--allow-underdetermined", help="Allow fewer anchor queries than anchor items."),
     max_length: int = typer.Option(256, "--max-length", help="Scorer input length limit, in tokens."),
+    scorer_backend: str = typer.Option("torch", "--scorer-backend", help="cross-encoder: torch, onnx, openvino or auto (exported once beside the model, as rerank --backend does); query and bench use the index's."),
+    scorer_quantize: Optional[str] = typer.Option(None, "--scorer-quantize", help="cross-encoder on onnx/openvino: int8 (int8:CONFIG for onnx) — faster; scores move a little."),
     out: Path = typer.Option(..., "--out", help="Index directory to write."),
     id_field: Optional[str] = common.ID_FIELD,
     text_field: Optional[str] = common.TEXT_FIELD,
@@ -50,7 +52,8 @@ def index(
 
     spec = IndexSpec(scorer=scorer, scorer_path=str(scorer_path) if scorer_path else None, anchor_queries=anchor_queries,
                      k_i=k_i, biencoder=None if biencoder.lower() == "none" else biencoder,
-                     allow_underdetermined=allow_underdetermined, max_length=max_length, seed=seed)
+                     allow_underdetermined=allow_underdetermined, max_length=max_length, seed=seed,
+                     scorer_backend=scorer_backend, scorer_quantize=scorer_quantize)
     m = build_index(out, corpus, spec, common.fields(id_field, text_field, title_field, no_header), not no_cache, overwrite)
     if json_out:
         common.print_json({"out": str(out), **m.stats})
