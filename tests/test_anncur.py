@@ -408,5 +408,13 @@ def test_cli_cross_encoder_index_on_onnx_keeps_its_backend(vr, small_corpus, tmp
            tmp_path / "q.run")
     assert r.exit_code == 0, r.stderr
     assert_user_error(vr("anncur", "index", "--corpus", small_corpus, "--scorer", "maxsim", "--scorer-backend", "onnx",
-                         "--out", tmp_path / "x"), "--scorer-backend onnx", "cross-encoder only")
+                         "--out", tmp_path / "x"), "--scorer-backend onnx: applies to --scorer cross-encoder only")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("option,value", [("--scorer-backend", "openvino"), ("--scorer-quantize", "int8")])
+def test_cli_scorer_backend_options_name_themselves_for_other_scorers(vr, small_corpus, tmp_path, option, value):
+    r = vr("anncur", "index", "--corpus", small_corpus, "--scorer", "maxsim", option, value, "--anchor-queries",
+           "pseudo:5", "--k-i", "3", "--biencoder", "none", "--out", tmp_path / "x")
+    assert_user_error(r, f"{option} {value}: applies to --scorer cross-encoder only")
+    assert "None" not in r.stderr and not (tmp_path / "x").exists()

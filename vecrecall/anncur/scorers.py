@@ -461,9 +461,10 @@ def make_scorer(kind: str, path: Path | None, items: Items, store: Path | None =
         raise UserError(f"--scorer-path {path}: no such file or directory")
     if kind == CrossEncoderScorer.kind:
         return CrossEncoderScorer(Path(path) if path else None, items, store, max_length, backend, quantize)
-    if backend.lower() != "torch" or quantize not in (None, "none"):
-        raise UserError(f"--scorer-backend {backend} / --scorer-quantize {quantize}: apply to --scorer cross-encoder "
-                        "only")
+    if backend.lower() not in ("torch", "auto"):
+        raise UserError(f"--scorer-backend {backend}: applies to --scorer cross-encoder only")
+    if quantize not in (None, "none"):
+        raise UserError(f"--scorer-quantize {quantize}: applies to --scorer cross-encoder only")
     return SCORERS[kind](Path(path) if path else None, items, store, max_length)
 
 

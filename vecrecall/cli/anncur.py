@@ -53,7 +53,8 @@ def index(
     spec = IndexSpec(scorer=scorer, scorer_path=str(scorer_path) if scorer_path else None, anchor_queries=anchor_queries,
                      k_i=k_i, biencoder=None if biencoder.lower() == "none" else biencoder,
                      allow_underdetermined=allow_underdetermined, max_length=max_length, seed=seed,
-                     scorer_backend=scorer_backend, scorer_quantize=scorer_quantize)
+                     scorer_backend=scorer_backend.lower(),
+                     scorer_quantize=scorer_quantize.lower() if scorer_quantize else None)
     m = build_index(out, corpus, spec, common.fields(id_field, text_field, title_field, no_header), not no_cache, overwrite)
     if json_out:
         common.print_json({"out": str(out), **m.stats})
