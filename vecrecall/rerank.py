@@ -191,15 +191,14 @@ def make_scorer(kind: str, model: str | None, max_length: int | None, batch_size
         raise UserError(f"--batch-size {batch_size}: must be ≥ 1")
     if max_length is not None and max_length < 8:
         raise UserError(f"--max-length {max_length}: must be ≥ 8 tokens")
-    from .crossencoder import resolve_backend
-
     if kind == "crossencoder":
+        from .crossencoder import resolve_backend
         from .exported import BackendSpec
 
         BackendSpec.parse(resolve_backend(backend), quantize)
     elif quantize not in (None, "none"):
         raise UserError(f"--quantize {quantize}: applies to --scorer crossencoder only")
-    elif resolve_backend(backend) != "torch" and backend.lower() != "auto":
+    elif backend.lower() not in ("auto", "torch"):
         raise UserError(f"--backend {backend}: applies to --scorer crossencoder only (the bi-encoder scorer encodes "
                         "with its model's own settings)")
     return SCORERS[kind](model, max_length, batch_size, backend, quantize)

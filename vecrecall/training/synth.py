@@ -14,11 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from ..artifacts import Manifest
+    from ..io.texts import FieldSpec
 
 METHODS = ("keyphrases", "sentence", "title")
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -127,9 +131,9 @@ def load_titles(path: str | Path, fields: Any = None) -> list[str] | None:
     return titles if any(t.strip() for t in titles) else None
 
 
-def write_synth_queries(corpus: str | Path, out: str | Path, fields: Any, methods: list[str], per_doc: int = 1,
-                        max_words: int = 12, max_docs: int | None = None, seed: int = 0,
-                        overwrite: bool = False) -> Any:
+def write_synth_queries(corpus: str | Path, out: str | Path, fields: FieldSpec | None, methods: list[str],
+                        per_doc: int = 1, max_words: int = 12, max_docs: int | None = None, seed: int = 0,
+                        overwrite: bool = False) -> Manifest:
     """Pseudo-queries for the documents of `corpus` (all, or `max_docs` of them after a seeded shuffle, kept in
     corpus order) written to `out` as training-pairs JSONL (qid, query, positive_id, positive, method: what
     `finetune --train` reads), committed together with its manifest. Returns the Manifest (stats: queries,
@@ -146,7 +150,7 @@ def write_synth_queries(corpus: str | Path, out: str | Path, fields: Any, method
     for option, value in (("--per-doc", per_doc), ("--max-words", max_words), ("--max-docs", max_docs)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: must be at least 1")
-    spec = FieldSpec(getattr(fields, "id_field", None), getattr(fields, "text_field", None), "")
+    spec = fields or FieldSpec(None, None, "")
     corp = load_corpus(corpus, spec)
     titles = load_titles(corpus, spec) if "title" in methods else None
     ids, texts = corp.ids, corp.texts
