@@ -155,6 +155,23 @@ def test_score_cache_persists_across_books(tmp_path, monkeypatch):
     assert b.computed == 0
 
 
+def test_a_cached_pair_is_never_scored_again(tmp_path, monkeypatch):
+    """`anncur query` caches the pairs it scored; the bench's exact matrix then scores only the rest (a block of
+    queries used to rescore, for every query, any item some other query of the block still missed)."""
+    monkeypatch.setenv("VECRECALL_CACHE_DIR", str(tmp_path / "cache"))
+    full = low_rank(4, 30, 2)
+    qids, iids = [f"q{i}" for i in range(4)], [f"d{i}" for i in range(30)]
+    m = write_matrix(tmp_path / "m", full, qids, iids)
+    items = Items(iids, [""] * 30)
+    a = ScoreBook(MatrixScorer(m, items))
+    a.score(QuerySet(["q0"], [""]), np.arange(10))
+    a.score(QuerySet(["q1"], [""]), np.arange(5, 20))
+    a.close()
+    b = ScoreBook(MatrixScorer(m, items))
+    np.testing.assert_allclose(b.score_all(QuerySet(qids, [""] * 4), "x"), full)
+    assert b.computed == 4 * 30 - 10 - 15
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # CLI with the matrix scorer (fast, exact answers)
 # ---------------------------------------------------------------------------------------------------------------

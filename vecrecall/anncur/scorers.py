@@ -530,10 +530,14 @@ class ScoreBook:
         items = np.arange(len(self.scorer.items)) if items is None else np.asarray(items, dtype=np.int64)
         keys = [self.scorer.key(q, t) for q, t in zip(queries.ids, queries.texts)]
         rows = [self.cache.row(k) for k in keys]
-        need = [j for j, r in enumerate(rows) if np.isnan(r[items]).any()]
-        if need:
-            missing = items[np.isnan(np.stack([rows[j][items] for j in need])).any(axis=0)]
-            missing = np.unique(missing)
+        # queries missing the same items are scored in one call; a pair already cached is never scored again
+        groups: dict[bytes, list[int]] = {}
+        for j, r in enumerate(rows):
+            missing = np.unique(items[np.isnan(r[items])])
+            if len(missing):
+                groups.setdefault(missing.tobytes(), []).append(j)
+        for packed, need in groups.items():
+            missing = np.frombuffer(packed, dtype=np.int64)
             fresh = self.scorer.compute(queries.subset(need), missing)
             self.computed += fresh.size
             for j, vals in zip(need, fresh):
