@@ -212,6 +212,9 @@ def test_cli_matrix_chain_index_query_bench(vr, matrix_setup):
     manifest = json.loads((d / "run.parquet.manifest.json").read_text())
     assert manifest["stats"]["scorer_calls_per_query_max"] == 20
 
+    assert_user_error(vr("anncur", "bench", "--index", d / "idx", "--queries", f"ids:{d / 'test.txt'}", "--out",
+                         d / "bench"), "has no bi-encoder vectors (built with --biencoder none)", "--baseline none")
+    assert not (d / "bench").exists()
     r = vr("anncur", "bench", "--index", d / "idx", "--queries", f"ids:{d / 'test.txt'}", "--budgets", "10,20,40",
            "-k", "1,5", "--baseline", "none", "--out", d / "bench")
     assert r.exit_code == 0, r.stderr

@@ -155,8 +155,12 @@ def bench(
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(METHODS)
     if baseline == "none" and not methods:
         names = [n for n in names if not METHODS[n].needs_biencoder]
-    spec = BenchSpec(common.int_list(budgets, "--budgets"), common.int_list(ks, "-k"), names, k_i, anchor_share, rounds)
     idx = AnncurIndex.load(index_path)
+    if idx.biencoder is None and not methods and baseline == "biencoder":
+        raise UserError(f"--index {index_path}: has no bi-encoder vectors (built with --biencoder none), so the default "
+                        "--baseline biencoder cannot run; pass --baseline none (ANNCUR and ADACUR only) or rebuild the "
+                        "index with --biencoder MODEL")
+    spec = BenchSpec(common.int_list(budgets, "--budgets"), common.int_list(ks, "-k"), names, k_i, anchor_share, rounds)
     qs = load_query_set(queries, "--queries", common.fields(id_field, text_field, title_field, no_header),
                         idx.spec.get("scorer") != "matrix")
     overlap = set(qs.texts) & set(idx.anchor_queries.texts) - {""}
