@@ -55,6 +55,11 @@ def test_cli_writes_training_pairs_with_manifest(vr, sample, tmp_path):
     assert all(corpus[r["positive_id"]] == r["positive"] for r in rows)
     stats = json.loads(r.stdout)
     assert stats["queries"] == 100 and sum(stats["by_method"].values()) == 100
+    one = tmp_path / "one.jsonl"  # one query a document still uses every default method, in turn across documents
+    r1 = vr("synth-queries", "--corpus", sample, "--per-doc", 1, "--max-docs", 50, "--out", one, "--json")
+    assert r1.exit_code == 0, r1.stderr
+    by_method = json.loads(r1.stdout)["by_method"]
+    assert set(by_method) == {"keyphrases", "sentence"} and min(by_method.values()) >= 20, by_method
     manifest = json.loads((tmp_path / "synth.jsonl.manifest.json").read_text())
     assert manifest["type"] == "training-pairs" and manifest["params"]["seed"] == 1
     again = tmp_path / "again.jsonl"

@@ -93,7 +93,8 @@ def sentence_query(text: str, rng: np.random.Generator, max_words: int) -> str |
 
 def synth_queries(ids: list[str], texts: list[str], titles: list[str] | None, methods: list[str], per_doc: int,
                   seed: int, max_words: int = 12) -> Iterator[SynthQuery]:
-    """Up to `per_doc` distinct pseudo-queries per document, cycling through `methods`."""
+    """Up to `per_doc` distinct pseudo-queries per document, cycling through `methods`; document i starts the cycle
+    at method i mod len(methods), so `--per-doc 1` still mixes the methods across the corpus."""
     if per_doc < 1:
         raise UserError(f"--per-doc {per_doc}: must be at least 1")
     if "title" in methods and titles is None:
@@ -109,7 +110,7 @@ def synth_queries(ids: list[str], texts: list[str], titles: list[str] | None, me
         rng = np.random.default_rng([seed, i])
         seen: set[str] = set()
         for attempt in range(per_doc * 4):
-            method = methods[attempt % len(methods)]
+            method = methods[(i + attempt) % len(methods)]
             q = makers[method](i, rng)
             if q is None or q in seen or q.strip().lower() == text.strip().lower():
                 continue
