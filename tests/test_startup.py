@@ -32,15 +32,17 @@ def test_the_command_table_names_what_each_module_registers():
 
     import typer
 
-    from vecrecall.cli.app import COMMANDS
+    from vecrecall.cli.app import COMMANDS, GROUPS
 
-    registered = {}
+    registered, groups = {}, set()
     for module in set(COMMANDS.values()):
         a = typer.Typer()
         importlib.import_module(f"vecrecall.cli.{module}").register(a)
         for name in [c.name for c in a.registered_commands] + [g.name for g in a.registered_groups]:
             registered[name] = module
+        groups |= {g.name for g in a.registered_groups}
     assert registered == COMMANDS
+    assert groups == GROUPS  # the usage-error hint names a group's subcommand
 
 
 def test_a_command_imports_only_its_own_module_and_no_pydantic():

@@ -16,7 +16,8 @@ USAGE = [
     (["encode", "--corpus", "C", "--out", "OUT", "--bogus"], ["No such option: --bogus"]),
     (["encode", "--corpu", "C", "--out", "OUT"], ["No such option: --corpu", "--corpus"]),
     (["nosuchcommand"], ["No such command 'nosuchcommand'"]),
-    (["query", "--index"], ["'--index' requires an argument"]),
+    (["query", "--index"], ["'--index' requires an argument", "(see 'vecrecall query --help')"]),
+    (["anncur", "bench", "--index"], ["'--index' requires an argument", "(see 'vecrecall anncur bench --help')"]),
     (["eval", "-m", "nDCG@10"], ["Missing argument", "vecrecall eval --help"]),
     (["build-index", "--embeddings", "E", "--out", "OUT", "--backend"], ["'--backend' requires an argument"]),
 ]

@@ -30,6 +30,7 @@ _SETTINGS: dict = dict(
 # Command name → the module in vecrecall/cli/ whose register(app) adds it (tests/test_startup.py checks the two agree).
 # `vecrecall NAME …` imports only NAME's module; help and unknown names import them all. Heavy imports stay inside
 # the commands.
+GROUPS = {"anncur"}  # commands with subcommands
 COMMANDS: dict[str, str] = {
     "encode": "encode", "merge": "merge", "build-index": "index", "query": "query", "backends": "backends",
     "eval": "eval", "info": "info", "demo": "demo", "anncur": "anncur", "make-recsys": "make_recsys",
@@ -146,9 +147,13 @@ def _interrupted() -> None:
     sys.exit(128 + signum)
 
 
-def _usage_error(exc: Exception) -> None:
+def _usage_error(exc: Exception, args: list[str]) -> None:
     ctx = getattr(exc, "ctx", None)
-    hint = f" (see '{ctx.command_path} --help')" if ctx is not None and getattr(ctx, "command_path", None) else ""
+    path = getattr(ctx, "command_path", None) if ctx is not None else None
+    if not path and args and args[0] in COMMANDS:  # the option parser raises some errors without a context
+        sub = args[1] if args[0] in GROUPS and len(args) > 1 and not args[1].startswith("-") else None
+        path = " ".join(["vecrecall", args[0], *([sub] if sub else [])])
+    hint = f" (see '{path} --help')" if path else ""
     message = " ".join(exc.format_message().split())  # one line, whatever the message holds
     print(f"error: {message}{hint}", file=sys.stderr)
     sys.exit(2)
@@ -195,7 +200,7 @@ def main() -> None:
             import traceback
 
             traceback.print_exc()
-        _usage_error(exc)
+        _usage_error(exc, [a for a in sys.argv[1:] if a != "--debug"])
     except exits as exc:
         sys.exit(exc.exit_code)
     except aborts:
