@@ -154,6 +154,10 @@ def _usage_error(exc: Exception, args: list[str]) -> None:
         sub = args[1] if args[0] in GROUPS and len(args) > 1 and not args[1].startswith("-") else None
         path = " ".join(["vecrecall", args[0], *([sub] if sub else [])])
     hint = f" (see '{path} --help')" if path else ""
+    if getattr(exc, "possibilities", None):  # Click's suggestions come from a loose match (--bogus → --out)
+        import difflib
+
+        exc.possibilities = difflib.get_close_matches(exc.option_name, exc.possibilities, cutoff=0.75)
     message = " ".join(exc.format_message().split())  # one line, whatever the message holds
     print(f"error: {message}{hint}", file=sys.stderr)
     sys.exit(2)
