@@ -65,7 +65,7 @@ def with_backend_options(func: Callable[..., Any], kind: str, lists: bool = Fals
         if name in taken:
             continue
         p0 = entries[0][1]
-        opt = typer.Option(None, p0.option, help=_help(name, entries), metavar="LIST" if lists else p0.metavar,
+        opt = typer.Option(None, p0.option, help=_help(name, entries), metavar="<list>" if lists else p0.metavar,
                            show_default=False, rich_help_panel=panel)
         generated.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=Optional[str]))
     names = [g.name for g in generated]

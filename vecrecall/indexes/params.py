@@ -70,7 +70,7 @@ class Param:
     def metavar(self) -> str:
         if self.choices:
             return "|".join(self.choices) if len("|".join(self.choices)) <= 24 else "NAME"
-        return {int: "INT", float: "FLOAT", bool: "BOOL"}.get(self.type, "TEXT")
+        return {int: "<int>", float: "<float>", bool: "<bool>"}.get(self.type, "<str>")  # as Typer shows the rest
 
     def shown_default(self) -> str:
         if isinstance(self.default, Derived):
