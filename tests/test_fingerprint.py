@@ -210,3 +210,31 @@ def test_an_index_recorded_with_the_old_fingerprint_still_fits_its_model(vr, tin
     assert vr("encode", "--corpus", tmp_path / "more.jsonl", "--out", tmp_path / "add2", "--model", other).exit_code == 0
     assert_user_error(vr("update-index", "--index", tmp_path / "flat", "--add", tmp_path / "add2", "--out",
                          tmp_path / "flat3"), "re-encode with the index's model", old["fingerprint"])
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_an_export_made_before_scheme_2_is_made_again_and_old_records_still_match(tiny_large, tmp_path, fresh_loads,
+                                                                                  backend):
+    """OpenVINO's export is not byte-identical from one run to the next, so the old graph's fingerprint is carried."""
+    pytest.importorskip("onnxruntime" if backend == "onnx" else "openvino")
+    from vecrecall import encoders
+    from vecrecall.exported import EXPORT_FILE, graph_fingerprint
+
+    model = shutil.copytree(tiny_large, tmp_path / "model")
+    first = encoders.load_encoder(str(model), backend=backend)
+    record_file = first.export_dir / EXPORT_FILE
+    record = json.loads(record_file.read_text())
+    assert "graph_v1" not in record and first.fingerprint_v1 != first.fingerprint
+    # as vecrecall wrote it before scheme 2: the model named by its sampled fingerprint; what artifacts recorded
+    record["base_fingerprint"] = first.base_fingerprint_v1
+    record_file.write_text(json.dumps(record))
+    old_graph, old_record = graph_fingerprint(first.export_dir), {"fingerprint": first.fingerprint_v1}
+
+    encoders._LOADED.clear()
+    again = encoders.load_encoder(str(model), backend=backend)
+    redone = json.loads(record_file.read_text())
+    assert redone["base_fingerprint"] == again.base_fingerprint and redone["graph_v1"] == old_graph
+    assert again.fingerprint_v1 == first.fingerprint_v1 and encoders.same_model(again.describe(), old_record)
+    encoders._LOADED.clear()
+    third = encoders.load_encoder(str(model), backend=backend)  # made once: the new export is used as it is
+    assert json.loads(record_file.read_text()) == redone and third.fingerprint == again.fingerprint

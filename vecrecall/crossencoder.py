@@ -141,12 +141,14 @@ class PairLogits:
         if self.backend != "torch":
             from .exported import cross_encoder_source, ensure_export, graph_fingerprint, make_runner, read_export
 
-            export_dir = ensure_export(cross_encoder_source(self.model), Path(path), base, self.spec, packaged=False)
+            export_dir = ensure_export(cross_encoder_source(self.model), Path(path), base, self.spec, packaged=False,
+                                       base_fingerprint_v1=base_v1)
             record = read_export(export_dir)
             self._inputs = record["inputs"]
             self._run = make_runner(export_dir, record, threads, f32=True)  # rankings need float32 logits
-            graph = f":{self.spec.label}:{graph_fingerprint(export_dir)}"
-            self.fingerprint, self.fingerprint_v1 = self.fingerprint + graph, self.fingerprint_v1 + graph
+            graph = graph_fingerprint(export_dir)
+            self.fingerprint += f":{self.spec.label}:{graph}"
+            self.fingerprint_v1 += f":{self.spec.label}:{record.get('graph_v1') or graph}"
 
     def scores(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         if self._run is None:

@@ -226,7 +226,8 @@ class SentenceTransformerEncoder(Encoder):
 
             source = bi_encoder_source(self.model)
             self._tokenize = source.tokenize
-            self.export_dir = export_dir or ensure_export(source, path, self.base_fingerprint, self.spec, packaged)
+            self.export_dir = export_dir or ensure_export(source, path, self.base_fingerprint, self.spec, packaged,
+                                                            self.base_fingerprint_v1)
             record = read_export(self.export_dir)
             self._inputs = record["inputs"]
             self._run = make_runner(self.export_dir, record, threads)
@@ -235,8 +236,9 @@ class SentenceTransformerEncoder(Encoder):
             self.name, self.path = f"{name} [{self.spec.label}]", self.export_dir
             graph = graph_fingerprint(self.export_dir)
             self.fingerprint, self.fingerprint_v1 = (
-                hashlib.sha256(f"{self.spec.label}:{base}:{graph}".encode()).hexdigest()[:16]
-                for base in (self.base_fingerprint, self.base_fingerprint_v1))
+                hashlib.sha256(f"{self.spec.label}:{base}:{g}".encode()).hexdigest()[:16]
+                for base, g in ((self.base_fingerprint, graph),
+                                (self.base_fingerprint_v1, record.get("graph_v1") or graph)))
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if self._run is None:
