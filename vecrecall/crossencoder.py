@@ -119,13 +119,14 @@ class PairLogits:
     `openvino` the CrossEncoder's own preprocessing (tokenizer, max_length truncation) feeds the exported graph, so
     the logits equal PyTorch's to float32 rounding (tests/test_rerank.py); `quantize` "int8" (or "int8:CONFIG")
     exports it int8 as `encode --quantize` does (faster; the logits move a little). `fingerprint` names model,
-    max_length and backend (with the exported graph), for score caches. Raises UserError as `load_cross_encoder`,
+    max_length and backend (with the exported graph), for score caches; `fingerprint_v1` is the same over the older
+    sampled model hash, for comparing with descriptions written before it (vecrecall.encoders.same_model). Raises UserError as `load_cross_encoder`,
     `resolve_backend` and `BackendSpec.parse` do, or when the export fails.
     """
 
     def __init__(self, path: str | Path, max_length: int | None = None, backend: str = "torch",
                  device: str | None = None, threads: int | None = None, quantize: str | None = None) -> None:
-        from .encoders import model_fingerprint
+        from .encoders import model_fingerprints
         from .exported import BackendSpec
 
         self.backend = resolve_backend(backend)
@@ -134,17 +135,20 @@ class PairLogits:
             raise UserError(f"--device {device}: the {self.backend} backend runs on the CPU; use --backend torch")
         self.model = load_cross_encoder(path, max_length=max_length, device=device)
         self.max_length = max_length
-        base = model_fingerprint(Path(path))
+        base, base_v1 = model_fingerprints(Path(path))
         self._run = None
-        self.fingerprint = f"{base}:{max_length}"
+        self.fingerprint, self.fingerprint_v1 = f"{base}:{max_length}", f"{base_v1}:{max_length}"
         if self.backend != "torch":
             from .exported import cross_encoder_source, ensure_export, graph_fingerprint, make_runner, read_export
 
-            export_dir = ensure_export(cross_encoder_source(self.model), Path(path), base, self.spec, packaged=False)
+            export_dir = ensure_export(cross_encoder_source(self.model), Path(path), base, self.spec, packaged=False,
+                                       base_fingerprint_v1=base_v1)
             record = read_export(export_dir)
             self._inputs = record["inputs"]
             self._run = make_runner(export_dir, record, threads, f32=True)  # rankings need float32 logits
-            self.fingerprint += f":{self.spec.label}:{graph_fingerprint(export_dir)}"
+            graph = graph_fingerprint(export_dir)
+            self.fingerprint += f":{self.spec.label}:{graph}"
+            self.fingerprint_v1 += f":{self.spec.label}:{record.get('graph_v1') or graph}"
 
     def scores(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
         if self._run is None:

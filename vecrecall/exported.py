@@ -254,9 +254,14 @@ def export_location(model_path: Path, base_fingerprint: str, spec: BackendSpec, 
 
 
 def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str, spec: BackendSpec,
-                  packaged: bool) -> Path:
+                  packaged: bool, base_fingerprint_v1: str | None = None) -> Path:
     """The export directory of `source` (the model at `model_path`) for `spec`, made now if it is not there yet
-    (atomically: a concurrent process that finishes first wins and this one uses its export)."""
+    (atomically: a concurrent process that finishes first wins and this one uses its export).
+
+    An export made before fingerprint scheme 2 names the model by its sampled fingerprint (`base_fingerprint_v1`)
+    and may hold stale weights, so it is made again; the new record keeps the old graph's fingerprint as `graph_v1`
+    (exports are not always byte-identical), from which encoders derive the `fingerprint_v1` that artifacts of the
+    old export recorded (vecrecall.encoders.same_model)."""
     from .progress import console
 
     dest = export_location(model_path, base_fingerprint, spec, packaged)
@@ -265,6 +270,7 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
         if (read_export(dest) or {}).get("base_fingerprint") == base_fingerprint:
             return dest
         stale = True  # the model's weights changed since this export was made (or it was copied from another model)
+    graph_v1 = _scheme1_graph(model_path, base_fingerprint_v1, spec, packaged, dest)
     _require("onnx")
     _require("onnxruntime" if spec.backend == "onnx" else "openvino")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -272,7 +278,8 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    why = "again: the model changed since the last export" if stale else "(once)"
+    why = ("again: this export predates whole-file model fingerprints" if graph_v1 and stale else
+           "again: the model changed since the last export" if stale else "(once)")
     console.print(f"exporting the model to {spec.label} {why} → {dest}", highlight=False)
     try:
         inputs = _input_names(source)
@@ -292,6 +299,8 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
 
         record = {"format": "vecrecall-export-v1", "base_path": str(model_path), "base_fingerprint": base_fingerprint,
                   **asdict(spec), "inputs": inputs, "versions": _versions(), "vecrecall_version": __version__}
+        if graph_v1:
+            record["graph_v1"] = graph_v1
         if spec.backend == "openvino" and spec.quantize:
             from .calibration import DIGEST, TEXTS
 
@@ -318,6 +327,20 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _scheme1_graph(model_path: Path, base_v1: str | None, spec: BackendSpec, packaged: bool, dest: Path) -> str | None:
+    """The graph fingerprint of an export of this model made before fingerprint scheme 2 (its record names the model
+    by the sampled fingerprint `base_v1`), beside the model or in the cache; None when there is none."""
+    if base_v1 is None:
+        return None
+    for place in dict.fromkeys((dest, export_location(model_path, base_v1, spec, packaged))):
+        try:
+            if (place / EXPORT_FILE).exists() and (read_export(place) or {}).get("base_fingerprint") == base_v1:
+                return graph_fingerprint(place)
+        except UserError:
+            continue
+    return None
 
 
 def _remove_dead_temps(dest: Path) -> None:

@@ -24,16 +24,20 @@ from .io.runs import COLUMNS, rank_run
 
 
 class PairScorer(ABC):
-    """Scores (query, document) text pairs; higher is better. `fingerprint` keys the score cache."""
+    """Scores (query, document) text pairs; higher is better. `fingerprint` keys the score cache; `fingerprint_v1`
+    (when it differs) is what older versions recorded for the same scorer (vecrecall.encoders.same_model)."""
 
     fingerprint: str
+    fingerprint_v1: str | None = None
     name: str
 
     @abstractmethod
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray: ...
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "fingerprint": self.fingerprint}
+        from .encoders import fingerprint_fields
+
+        return {"name": self.name, **fingerprint_fields(self.fingerprint, self.fingerprint_v1 or self.fingerprint)}
 
 
 class CrossEncoderScorer(PairScorer):
@@ -54,6 +58,7 @@ class CrossEncoderScorer(PairScorer):
         # another backend's float rounding differs, so it gets its own cache entries; "logit" keeps apart the
         # sigmoid scores that older versions cached
         self.fingerprint = f"ce-logit:{self.logits.fingerprint}"
+        self.fingerprint_v1 = f"ce-logit:{self.logits.fingerprint_v1}"
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "backend": self.backend, "quantize": self.quantize, "max_length": self.max_length}
@@ -73,6 +78,7 @@ class BiEncoderScorer(PairScorer):
         self.name = self.encoder.name
         self.batch_size = batch_size
         self.fingerprint = f"bi:{self.encoder.fingerprint}"
+        self.fingerprint_v1 = f"bi:{self.encoder.fingerprint_v1 or self.encoder.fingerprint}"
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         from .encoders import EncodeSettings, VectorCache, encode_texts

@@ -77,7 +77,7 @@ def recorded_model(emb_manifest: Manifest) -> str:
 
 def query_encoder(index: IndexDir, model: str | None) -> "tuple[Encoder, EncodeSettings]":
     """The encoder and settings the index's embeddings were made with; a different --model is refused."""
-    from .encoders import EncodeSettings, load_encoder
+    from .encoders import EncodeSettings, load_encoder, same_model
     from .io.vectors.external import require_query_vectors
 
     emb = index.embeddings_manifest
@@ -87,7 +87,7 @@ def query_encoder(index: IndexDir, model: str | None) -> "tuple[Encoder, EncodeS
     require_query_vectors(index.path, emb)  # imported vectors (model "external"): no encoder for query texts
     recorded = emb.params["model"]
     encoder = load_encoder(model if model else recorded_model(emb))
-    if encoder.fingerprint != recorded.get("fingerprint"):
+    if not same_model(encoder.describe(), recorded):
         raise UserError(f"--model {model or encoder.name}: differs from the index's model '{recorded.get('name')}' "
                         f"(fingerprint {encoder.fingerprint} ≠ {recorded.get('fingerprint')}); query with the index's model")
     p = emb.params
@@ -100,8 +100,10 @@ def check_query_embeddings(index: IndexDir, qm: Manifest, where: str) -> None:
     emb = index.embeddings_manifest
     if emb is None:
         return
+    from .encoders import same_model
+
     mine, theirs = qm.params.get("model", {}), emb.params.get("model", {})
-    if mine.get("fingerprint") != theirs.get("fingerprint"):
+    if not same_model(mine, theirs):
         raise UserError(f"{where}: encoded with model '{mine.get('name')}' but the index uses '{theirs.get('name')}'; "
                         "re-encode the queries with the index's model")
     applied = qm.params.get("query_prefix" if qm.params.get("role") == "queries" else "doc_prefix", "")

@@ -16,17 +16,20 @@ import numpy as np
 import pandas as pd
 
 from .embed import sanitize_ids
+from .encoders import same_model
 from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, read_manifest, write_dir_manifest, write_ids
 from .errors import UserError
 from .progress import progress
 
 # model entries that name places, not what computes the vectors (shards may be encoded on different machines)
 _PLACES = ("path", "base_path", "name")
+# compared by same_model (shards encoded before and after fingerprint scheme 2 record different values)
+_FINGERPRINTS = ("fingerprint", "fingerprint_scheme", "fingerprint_v1", "base_fingerprint")
 
 
 def _settings(m: Manifest) -> dict[str, Any]:
     p = {k: v for k, v in m.params.items() if k != "shard"}
-    p["model"] = {k: v for k, v in p.get("model", {}).items() if k not in _PLACES}
+    p["model"] = {k: v for k, v in p.get("model", {}).items() if k not in _PLACES + _FINGERPRINTS}
     return p
 
 
@@ -56,8 +59,9 @@ def _check(dirs: Sequence[Path], manifests: list[Manifest]) -> list[int]:
         if a != b:
             raise UserError(f"{first} and {d}: encoded from different sources (sha256 {str(a)[:12]}… ≠ "
                             f"{str(b)[:12]}…); encode every shard from the same file")
-        fa, fb = m0.params.get("model", {}).get("fingerprint"), m.params.get("model", {}).get("fingerprint")
-        if fa != fb:
+        ma, mb = m0.params.get("model", {}), m.params.get("model", {})
+        fa, fb = ma.get("fingerprint"), mb.get("fingerprint")
+        if not same_model(ma, mb):
             raise UserError(f"{first} and {d}: encoded with different models or backends (fingerprint {fa} ≠ {fb}: "
                             f"{m0.params['model'].get('name')} vs {m.params['model'].get('name')}); encode every "
                             "shard with the same --model, --backend and --quantize")

@@ -222,8 +222,10 @@ class AnncurIndex:
         scorer = make_scorer(spec["scorer"], Path(spec["scorer_path"]) if spec.get("scorer_path") else None, self.items,
                              self.path / "scorer", spec.get("max_length", 256), spec.get("scorer_backend", "torch"),
                              spec.get("scorer_quantize"))
+        from ..encoders import same_model
+
         recorded = spec.get("scorer_info", {}).get("fingerprint")
-        if recorded and scorer.fingerprint != recorded:
+        if recorded and not same_model(scorer.describe(), spec["scorer_info"]):
             raise UserError(f"{self.path}: the {spec['scorer']} scorer at {scorer.path} changed since the index was "
                             f"built (fingerprint {scorer.fingerprint} ≠ {recorded}); rebuild the index")
         return scorer
@@ -236,8 +238,10 @@ class AnncurIndex:
         info = self.spec.get("biencoder_info")
         if self.biencoder is None or not info:
             return None
+        from ..encoders import same_model
+
         vecs, desc = encode_biencoder(info["spec"], queries.texts, "queries", use_cache)
-        if desc["fingerprint"] != info["fingerprint"]:
+        if not same_model(desc, info):
             raise UserError(f"{self.path}: the bi-encoder '{info['spec']}' changed since the index was built; rebuild it")
         return vecs
 

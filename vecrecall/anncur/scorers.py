@@ -70,7 +70,8 @@ class BudgetExceeded(RuntimeError):
 
 
 class Scorer(ABC):
-    """Scores (query, item) pairs for one item collection. `fingerprint` identifies the scores, for the cache."""
+    """Scores (query, item) pairs for one item collection. `fingerprint` identifies the scores, for the cache;
+    `fingerprint_v1` (when it differs) is what older versions recorded for it (vecrecall.encoders.same_model)."""
 
     kind: ClassVar[str]
     needs_text: ClassVar[bool] = True
@@ -80,10 +81,22 @@ class Scorer(ABC):
         self.items = items
         self.max_length = max_length
         self.fingerprint = ""
+        self.fingerprint_v1: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": str(self.path) if self.path else None, "fingerprint": self.fingerprint,
+        from ..encoders import fingerprint_fields
+
+        return {"kind": self.kind, "path": str(self.path) if self.path else None,
+                **fingerprint_fields(self.fingerprint, self.fingerprint_v1 or self.fingerprint),
                 "max_length": self.max_length}
+
+    def _model_fingerprint(self, tag: str, model_dir: Path) -> None:
+        """Set `fingerprint` and `fingerprint_v1` from the model's (whole-content, sampled) fingerprints."""
+        from ..encoders import model_fingerprints
+
+        self.fingerprint, self.fingerprint_v1 = (
+            hashlib.sha256(f"{tag}:{fp}:{self.max_length}".encode()).hexdigest()[:16]
+            for fp in model_fingerprints(model_dir))
 
     def key(self, qid: str, text: str) -> str:
         """What identifies a query's scores in the cache (its text, or its id for the matrix scorer)."""
@@ -154,11 +167,9 @@ class MaxSimScorer(Scorer):
 
     def __init__(self, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256) -> None:
         super().__init__(path, items, store, max_length)
-        from ..encoders import model_fingerprint
-
         self.model_dir = _resolve_model(path)
         self.path = path or self.model_dir
-        self.fingerprint = hashlib.sha256(f"maxsim-v1:{model_fingerprint(self.model_dir)}:{max_length}".encode()).hexdigest()[:16]
+        self._model_fingerprint("maxsim-v1", self.model_dir)
         self._tok: Any = None
         self._query_tokens: dict[str, np.ndarray] = {}
         self._item_tokens: tuple[np.ndarray, np.ndarray] | None = None
@@ -276,7 +287,8 @@ class CrossEncoderScorer(Scorer):
                             .replace("--quantize", "--scorer-quantize")) from None
         # PairLogits' fingerprint is "<model>:<max_length>" on torch (the key indexes were built with), plus the
         # backend and exported graph otherwise
-        self.fingerprint = hashlib.sha256(f"ce-v1:{self.logits.fingerprint}".encode()).hexdigest()[:16]
+        self.fingerprint, self.fingerprint_v1 = (hashlib.sha256(f"ce-v1:{fp}".encode()).hexdigest()[:16]
+                                                 for fp in (self.logits.fingerprint, self.logits.fingerprint_v1))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "backend": self.logits.spec.label}
@@ -349,11 +361,9 @@ class EmbCEScorer(Scorer):
 
     def __init__(self, path: Path | None, items: Items, store: Path | None = None, max_length: int = 256) -> None:
         super().__init__(path, items, store, max_length)
-        from ..encoders import model_fingerprint
-
         self.model_dir = _resolve_model(path)
         self.path = path or self.model_dir
-        self.fingerprint = hashlib.sha256(f"emb-ce-v1:{model_fingerprint(self.model_dir)}:{max_length}".encode()).hexdigest()[:16]
+        self._model_fingerprint("emb-ce-v1", self.model_dir)
         self.tok, self.model = _load_transformer(self.model_dir)
         self.length = model_max_length(self.model, max_length)
         self.format = EmbCEFormat(self.tok, self.length, f"--scorer-path {self.path}")

@@ -53,7 +53,7 @@ import pandas as pd
 
 from ..artifacts import (IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest,
                          sha256_file, sha256_path, write_dir_manifest)
-from ..encoders import l2_normalize
+from ..encoders import l2_normalize, same_model
 from ..errors import UserError
 from ..io.ids import norm_id, norm_ids
 from ..progress import activity
@@ -144,7 +144,7 @@ def check_added(add: Path, emb: Any, base: Path, base_m: Manifest, chunked: bool
     if have != dim:
         raise UserError(f"--add {add}: vectors of dimension {have} ({model.get('name', '?')}) but the index {base} has "
                         f"dimension {dim} ({index_model.get('name', '?')}); encode them with the index's model")
-    if ours is not None and model.get("fingerprint") != index_model.get("fingerprint"):
+    if ours is not None and not same_model(model, index_model):
         raise UserError(f"--add {add}: encoded with model '{model.get('name')}' but the index {base} uses "
                         f"'{index_model.get('name')}' (fingerprint {model.get('fingerprint')} ≠ "
                         f"{index_model.get('fingerprint')}); re-encode with the index's model")
@@ -446,7 +446,7 @@ def _refuse_another_model(embeddings: Path, base: Path, base_m: Manifest) -> Non
     if ours is None:
         return
     mine, new = ours.params.get("model", {}) or {}, theirs.params.get("model", {}) or {}
-    if mine.get("fingerprint") != new.get("fingerprint") or mine.get("dim") != new.get("dim"):
+    if not same_model(mine, new) or mine.get("dim") != new.get("dim"):
         raise UserError(f"--embeddings {embeddings}: encoded with model '{new.get('name')}' (dim {new.get('dim')}) but "
                         f"{base} was built from '{mine.get('name')}' (dim {mine.get('dim')}); queries would then need "
                         "the new model: pass --overwrite to replace the index with one of another model")

@@ -122,11 +122,11 @@ class CrossEncoderResult:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def backbone(spec: str) -> tuple[Path, str, str]:
-    """(checkpoint directory, name, fingerprint) of `--model`: 'default' (bundled MiniLM) or a local transformer
+def backbone(spec: str) -> tuple[Path, str, dict[str, Any]]:
+    """(checkpoint directory, name, fingerprint fields as vecrecall.encoders.fingerprint_fields) of `--model`: 'default' (bundled MiniLM) or a local transformer
     directory (a Hugging Face checkpoint or a sentence-transformers model). Raises UserError for anything else."""
     from ..crossencoder import checkpoint_config, transformer_dir
-    from ..encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, default_model_path, model_fingerprint, model_spec_key
+    from ..encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, default_model_path, fingerprint_fields, model_fingerprints, model_spec_key
 
     key = model_spec_key(spec)
     if key.startswith("hash:"):
@@ -135,7 +135,7 @@ def backbone(spec: str) -> tuple[Path, str, str]:
     path, name = (default_model_path(), DEFAULT_MODEL_NAME) if key == DEFAULT_MODEL else (Path(key), spec)
     ckpt = transformer_dir(path, "--model")
     checkpoint_config(ckpt, "--model")
-    return ckpt, name, model_fingerprint(ckpt)
+    return ckpt, name, fingerprint_fields(*model_fingerprints(ckpt))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -823,7 +823,7 @@ def run_finetune_cross_encoder(o: CrossEncoderOptions) -> CrossEncoderResult:
             type="cross-encoder",
             params={
                 **params,
-                "base_model": {"name": base_name, "path": str(ckpt), "fingerprint": base_fp,
+                "base_model": {"name": base_name, "path": str(ckpt), **base_fp,
                                "head": "fresh, 1 logit" if o.architecture == "cross-encoder" else "[EMB] marker dot product"},
                 "split": None if split is None else {"fraction": o.split_queries, **split.to_dict()["counts"], **split_files},
             },

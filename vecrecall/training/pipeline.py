@@ -248,9 +248,9 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
     threads = configure_torch(o.train_settings.threads)  # before anything else imports torch
     base_path, base_name = _model_path(o.model)
     _check_seq_length(base_path, o.train_settings.max_seq_length)
-    from ..encoders import model_fingerprint
+    from ..encoders import fingerprint_fields, model_fingerprints
 
-    base_fp = model_fingerprint(base_path)
+    base_fp = fingerprint_fields(*model_fingerprints(base_path))
     if o.baseline_run is not None:
         _check_baseline(o.baseline_run, base_fp)
     notes: list[str] = []
@@ -400,7 +400,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
         manifest = Manifest(
             type="model",
             params={
-                "base_model": {"name": base_name, "path": str(base_path), "fingerprint": base_fp},
+                "base_model": {"name": base_name, "path": str(base_path), **base_fp},
                 "loss": o.loss, "loss_settings": asdict(s), "logq_frequencies": logq_source,
                 "negatives": o.negatives, "negative_ratio": o.negative_ratio, "mine_range": o.mine_range,
                 "mine_margin": o.mine_margin, "core_terms": o.core_terms, "query_mix": o.query_mix,
@@ -440,18 +440,21 @@ def _check_seq_length(base_path: Path, length: int | None) -> None:
                         f"use ≤ {positions}")
 
 
-def _check_baseline(path: Path, base_fp: str) -> None:
-    """Refuse a --baseline-run whose recorded lineage shows another model than the base model."""
+def _check_baseline(path: Path, base_fp: dict[str, Any]) -> None:
+    """Refuse a --baseline-run whose recorded lineage shows another model than the base model (`base_fp`: its
+    fingerprint fields, vecrecall.encoders.fingerprint_fields)."""
+    from ..encoders import same_model
     from ..io.runs import run_manifest
 
     m = run_manifest(path)
     if m is None:
         return
     for _, anc in m.lineage():
-        fp = anc.params.get("model", {}).get("fingerprint") if isinstance(anc.params.get("model"), dict) else None
-        if anc.type == "embeddings" and fp and fp != base_fp:
-            raise UserError(f"--baseline-run {path}: made with model '{anc.params['model'].get('name')}' "
-                            f"(fingerprint {fp}), not the base model being finetuned ({base_fp}); drop --baseline-run "
+        model = anc.params.get("model") if isinstance(anc.params.get("model"), dict) else {}
+        fp = model.get("fingerprint")
+        if anc.type == "embeddings" and fp and not same_model(model, base_fp):
+            raise UserError(f"--baseline-run {path}: made with model '{model.get('name')}' (fingerprint {fp}), not "
+                            f"the base model being finetuned ({base_fp['fingerprint']}); drop --baseline-run "
                             "to encode the stock model, or pass a run of the base model")
 
 

@@ -209,9 +209,11 @@ def load_model(path: Path, prep: Prepared, job: Job) -> Trained:
         if not (path / f).exists():
             raise UserError(f"--init-from {path}: {f} is missing; pass a complete finetune-two-tower output")
     vocabs = Vocabs.from_json(json.loads((path / VOCAB).read_text(encoding="utf-8")))
+    from ..encoders import same_model
+
     saved_text = (m.params.get("text_encoder") or {}).get("fingerprint")
     here_text = (prep.text_encoder or {}).get("fingerprint")
-    if saved_text != here_text:
+    if not same_model(m.params.get("text_encoder"), prep.text_encoder):
         raise UserError(f"--init-from {path}: trained with text encoder {saved_text}, this run uses {here_text}; "
                         "pass the same --text-model")
     spec = TowerSpec(**m.params["tower"])
