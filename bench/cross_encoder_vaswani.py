@@ -44,16 +44,26 @@ DEV_SEED = 13
 SYNTH = ["--method", "keyphrases", "--per-doc", "1", "--max-docs", "2000"]
 # shared by every model: 2 hard negatives (1 per retriever) + 1 random per positive (1:3), 600 steps of 16 rows
 BASE = ["--mine-range", "5:100", "--negatives-per-positive", "1", "--random-negatives", "1", "--fn-threshold", "0.95",
-        "--max-length", "128", "--batch-size", "16", "--max-steps", "600", "--warmup", "0.1", "--head-lr", "1e-3"]
-# dev candidates (name → extra options, whether synthetic queries are added). One config only: a model takes ≈ 17
-# minutes here (0.6 steps/s on 2 shared cores), and the time went to the three held-out splits; the real-only
-# variant ("real-lr1e-4": (["--lr", "1e-4"], False)) was not run.
+        "--max-length", "128", "--batch-size", "16", "--warmup", "0.1", "--head-lr", "1e-3"]
+# dev candidates: name → (extra options, whether synthetic queries are added, whether a teacher run is distilled).
+# 2026-11-30 ran only the first (a model took 34 min on the loaded machine). 2026-12-01 added the other three, fixed
+# before any of their numbers was seen: the options the first report listed as not tried (more steps, real queries
+# only, distillation from RRF). MarginMSE, not ListNet: a ListNet row is a query's 30 teacher documents, 30× the
+# cost of a BCE row. The teacher is the RRF run of BM25 + MiniLM over the training + synthetic queries.
 DEV_CONFIGS = {
-    "synth-lr1e-4": (["--lr", "1e-4"], True),
+    "synth-lr1e-4": (["--lr", "1e-4", "--max-steps", "600"], True, False),
+    "synth-lr1e-4-1800": (["--lr", "1e-4", "--max-steps", "1800"], True, False),
+    "real-lr1e-4": (["--lr", "1e-4", "--max-steps", "600"], False, False),
+    "distill-rrf": (["--lr", "1e-4", "--max-steps", "600", "--loss", "margin-mse", "--teacher-depth", "30"], True,
+                    True),
 }
-# fixed on the dev split (see `dev`) before any held-out number was computed
+# fixed on the dev split (see `dev`) before any held-out number was computed: the 2026-11-30 choice (table 2) ...
 FINAL = "synth-lr1e-4"
 ALPHA = 0.4  # weight of the cross-encoder in the interpolation: the dev grid search's best (dev CE⊕RRF nDCG@10 0.4945)
+# ... and the 2026-12-01 choice among all four dev configs, used by the three-fold stage `cv` (None until `dev` ran)
+CV_FINAL: str | None = None
+CV_ALPHA: float | None = None
+CV_SEED = 13
 
 
 def run(*args: object) -> None:
@@ -134,9 +144,34 @@ def dev_files(out: Path) -> tuple[Path, Path, Path]:
     return files
 
 
-def train_model(out: Path, model: Path, qrels_args: list[object], extra: list[str], synth_file: Path | None) -> Path:
-    """One `finetune-cross-encoder` run with the shared settings."""
+def teacher_run(out: Path, train_qrels: Path, synth_file: Path | None, where: Path) -> Path:
+    """RRF of BM25 + MiniLM (the first stage) over the training queries of `train_qrels` and the synthetic queries:
+    the teacher that `--loss margin-mse` distils."""
+    from vecrecall.io.qrels import read_qrels
+    from vecrecall.io.texts import load_texts
+
+    path = where / "teacher.queries.jsonl"
+    if not path.exists():
+        qids = set(read_qrels(train_qrels)["qid"])
+        texts = load_texts(V, "queries")
+        rows = [{"_id": q, "text": t} for q, t in zip(texts["id"].astype(str), texts["text"].astype(str)) if q in qids]
+        if synth_file is not None:
+            rows += [{"_id": r["qid"], "text": r["query"]} for r in map(json.loads, synth_file.read_text().splitlines())]
+        where.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rrf_run(out, path, "teacher", where)
+
+
+def train_model(out: Path, model: Path, qrels_args: list[object], config: str, synth_file: Path | None,
+                train_qrels: Path | None = None) -> Path:
+    """One `finetune-cross-encoder` run with the shared settings and dev config `config` (`train_qrels`: the
+    training queries' judgements, for a distillation config's teacher run)."""
+    extra, use_synth, distil = DEV_CONFIGS[config]
+    synth_file = synth_file if use_synth else None
     train_args: list[object] = ["--train", synth_file] if synth_file else []
+    if distil and not model.exists():
+        assert train_qrels is not None
+        train_args += ["--teacher-run", teacher_run(out, train_qrels, synth_file, model.parent / f"{model.name}.teacher")]
     once(model, "finetune-cross-encoder", *qrels_args, "--queries", V, "--corpus", V, *train_args,
          "--mine-from", out / "bm25", "--mine-from", out / "flat", *BASE, *extra)
     return model
@@ -151,9 +186,9 @@ def dev(out: Path) -> None:
     synth_file = synth(out, DEV_SEED)
     rrf = rrf_run(out, dev_queries, "dev", out / "dev")
     rows = []
-    for name, (extra, use_synth) in DEV_CONFIGS.items():
-        model = train_model(out, out / "dev" / f"ce-{name}", ["--qrels", train_qrels, "--seed", DEV_SEED], extra,
-                            synth_file if use_synth else None)
+    for name in DEV_CONFIGS:
+        model = train_model(out, out / "dev" / f"ce-{name}", ["--qrels", train_qrels, "--seed", DEV_SEED], name,
+                            synth_file, train_qrels)
         ce = rerank_run(model, rrf, dev_queries, out / "dev" / f"ce-{name}.run")
         # α by grid search on the dev queries: weights i/20 over (CE, RRF)
         best = out / "dev" / f"int-{name}.run"
@@ -184,11 +219,10 @@ def heldout(out: Path, seeds: list[int]) -> None:
     from vecrecall.io.runs import read_run
     from vecrecall.metrics import evaluate_runs
 
-    extra, use_synth = DEV_CONFIGS[FINAL]
     rows = []
     for seed in seeds:
-        model = train_model(out, out / f"ce-s{seed}", ["--qrels", V, "--split-queries", "60", "--seed", seed], extra,
-                            synth(out, seed) if use_synth else None)
+        model = train_model(out, out / f"ce-s{seed}", ["--qrels", V, "--split-queries", "60", "--seed", seed], FINAL,
+                            synth(out, seed))
         hq, hqrels = model / "heldout.queries.jsonl", model / "heldout.qrels.tsv"
         rrf = rrf_run(out, hq, f"h{seed}")
         ce = rerank_run(model, rrf, hq, out / f"ce-h{seed}.run")
@@ -222,12 +256,97 @@ def heldout(out: Path, seeds: list[int]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# three-fold cross-validation: every judged query held out once, one paired test over all of them
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def cv_folds(out: Path, k: int) -> list[Path]:
+    """fold directories cv/foldF with train.qrels.tsv (the other folds' judgements), heldout.qrels.tsv and
+    heldout.queries.jsonl: the judged queries in a seeded order (CV_SEED), cut into `k` folds of near-equal size."""
+    import numpy as np
+
+    from vecrecall.io.qrels import read_qrels
+    from vecrecall.io.texts import load_texts
+    from vecrecall.training.heldout import write_qrels, write_queries
+
+    dirs = [out / "cv" / f"fold{f + 1}" for f in range(k)]
+    if all((d / "heldout.queries.jsonl").exists() for d in dirs):
+        return dirs
+    qrels = read_qrels(V)
+    judged = sorted(set(qrels.loc[qrels["rel"] > 0, "qid"]), key=int)
+    order = np.random.default_rng(CV_SEED).permutation(len(judged))
+    texts = load_texts(V, "queries")
+    texts = dict(zip(texts["id"].astype(str), texts["text"].astype(str)))
+    for f, d in enumerate(dirs):
+        held = {judged[i] for i in order[f::k]}
+        d.mkdir(parents=True, exist_ok=True)
+        write_qrels(d / "train.qrels.tsv", qrels[qrels["qid"].isin(set(judged) - held)])
+        write_qrels(d / "heldout.qrels.tsv", qrels[qrels["qid"].isin(held)])
+        write_queries(d / "heldout.queries.jsonl", {q: texts[q] for q in sorted(held, key=int)})
+    return dirs
+
+
+def cv(out: Path, k: int = 3) -> None:
+    """Train CV_FINAL on each fold's training queries (+ synthetic queries of seed 13/14/15), rerank the fold's
+    held-out RRF top 100, interpolate with CV_ALPHA; then one evaluation of the pooled runs over every judged query,
+    with paired tests against RRF, and the same over the queries that were never dev queries."""
+    from vecrecall.io.qrels import read_qrels
+    from vecrecall.io.runs import read_run
+    from vecrecall.metrics import evaluate_runs
+
+    if CV_FINAL is None or CV_ALPHA is None:
+        sys.exit("CV_FINAL / CV_ALPHA are not fixed yet: run the dev stage and set them from its table first")
+    pooled: dict[str, list[str]] = {"rrf": [], "ce": [], "int": []}
+    for f, d in enumerate(cv_folds(out, k)):
+        train_qrels, hq = d / "train.qrels.tsv", d / "heldout.queries.jsonl"
+        model = train_model(out, d / "ce", ["--qrels", train_qrels, "--seed", CV_SEED + f], CV_FINAL,
+                            synth(out, SEEDS[f % len(SEEDS)]), train_qrels)
+        rrf = rrf_run(out, hq, f"cv{f + 1}", d)
+        ce = rerank_run(model, rrf, hq, d / "ce.run")
+        mix = interpolate(ce, rrf, CV_ALPHA, d / "int.run")
+        for name, path in (("rrf", rrf), ("ce", ce), ("int", mix)):
+            pooled[name].append(path.read_text())
+    paths = {name: out / "cv" / f"{name}.run" for name in pooled}
+    for name, texts in pooled.items():
+        paths[name].write_text("".join(texts))
+    run("eval", "--qrels", V, paths["rrf"], paths["ce"], paths["int"], "-m", "nDCG@10", "-m", "MAP")
+    qrels = read_qrels(V)
+    runs = {name: read_run(p) for name, p in paths.items()}
+    dev_q = set(read_qrels(out / "dev" / "dev.qrels.tsv")["qid"])
+    print(f"\n| queries | n | RRF nDCG@10 | CE nDCG@10 (p) | CE⊕RRF α={CV_ALPHA:g} (p) | RRF MAP | CE MAP (p) "
+          "| CE⊕RRF MAP (p) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, q in (("all judged", qrels), ("never dev", qrels[~qrels["qid"].isin(dev_q)])):
+        rep = evaluate_runs(q, runs, ["nDCG@10", "MAP"])
+        m, p = rep.means, rep.pvalues
+        cells = [f"{m['rrf'][x]:.4f} | {m['ce'][x]:.4f} ({p['ce'][x]:.3f}) | {m['int'][x]:.4f} ({p['int'][x]:.3f})"
+                 for x in ("nDCG@10", "MAP")]
+        print(f"| {label} | {rep.n_queries['rrf']} | {cells[0]} | {cells[1]} |")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # ANNCUR with the trained cross-encoder
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def anncur_source(out: Path, source: str) -> tuple[Path, dict[str, list[str]], Path, str]:
+    """(model, {"train": ids, "heldout": ids}, held-out qrels, tag) of `source`: split:S (the model of table 2's split S)
+    or cv:F (fold F's model of the three-fold stage)."""
+    kind, _, num = source.partition(":")
+    if kind == "split":
+        model = out / f"ce-s{num}"
+        return model, json.loads((model / "split.json").read_text()), model / "heldout.qrels.tsv", f"s{num}"
+    from vecrecall.io.qrels import read_qrels
+
+    d = out / "cv" / f"fold{num}"
+    held = [json.loads(line)["_id"] for line in (d / "heldout.queries.jsonl").read_text().splitlines()]
+    train = sorted(set(read_qrels(d / "train.qrels.tsv")["qid"]), key=int)
+    return d / "ce", {"train": train, "heldout": held}, d / "heldout.qrels.tsv", f"cv{num}"
+
+
 def anncur(out: Path, seed: int, n_items: int, n_anchors: str, n_test: int, k_i: int, bench_k_i: str | None,
-           budgets: str, sweep: str) -> None:
+           budgets: str, sweep: str, source: str | None = None, n_synth: int = 0, scorer: list[str] | None = None,
+           methods: str = "anncur,rerank") -> None:
     """ANNCUR with split `seed`'s cross-encoder on a corpus subset (the test queries' judged documents + seeded
     others up to `n_items`), anchor queries = `n_anchors` of the split's training queries ("all": every one),
     `n_test` held-out queries as test queries; `anncur bench` against bi-encoder retrieve + rerank at each budget.
@@ -237,16 +356,15 @@ def anncur(out: Path, seed: int, n_items: int, n_anchors: str, n_test: int, k_i:
     import numpy as np
     import pandas as pd
 
-    model = out / f"ce-s{seed}"
-    split = json.loads((model / "split.json").read_text())
+    model, split, heldout_qrels, tag = anncur_source(out, source or f"split:{seed}")
     n_q = len(split["train"]) if n_anchors == "all" else min(int(n_anchors), len(split["train"]))
     n_t = min(n_test, len(split["heldout"]))
-    sub = out / f"anncur-s{seed}-q{n_q}-i{n_items}-t{n_t}"
+    sub = out / f"anncur-{tag}-q{n_q}{f'+{n_synth}' if n_synth else ''}-i{n_items}-t{n_t}"
     sub.mkdir(parents=True, exist_ok=True)
     if not (sub / "corpus.jsonl").exists():
         rng = np.random.default_rng(seed)
         test = sorted(rng.choice(split["heldout"], size=n_t, replace=False).tolist(), key=int)
-        qrels = pd.read_csv(model / "heldout.qrels.tsv", sep="\t", dtype=str)
+        qrels = pd.read_csv(heldout_qrels, sep="\t", dtype=str)
         qrels = qrels[qrels["query-id"].isin(test)]
         judged = set(qrels["corpus-id"])
         docs = [json.loads(line) for line in (V / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -257,16 +375,22 @@ def anncur(out: Path, seed: int, n_items: int, n_anchors: str, n_test: int, k_i:
         texts = {json.loads(line)["_id"]: line for line in lines}
         anchors = sorted(split["train"] if n_q == len(split["train"]) else
                          rng.choice(split["train"], size=n_q, replace=False).tolist(), key=int)
-        (sub / "anchors.jsonl").write_text("".join(texts[q] for q in anchors))
+        synth_rows = []
+        if n_synth:  # anchor queries beyond the real ones: synthetic queries the model was trained with (seed 13)
+            pool = synth(out, SEEDS[0]).read_text(encoding="utf-8").splitlines()
+            synth_rows = [json.loads(pool[i]) for i in sorted(rng.choice(len(pool), size=n_synth, replace=False))]
+        (sub / "anchors.jsonl").write_text("".join(texts[q] for q in anchors) + "".join(
+            json.dumps({"_id": r["qid"], "text": r["query"]}) + "\n" for r in synth_rows))
         (sub / "test.queries.jsonl").write_text("".join(texts[q] for q in test))
         qrels.to_csv(sub / "test.qrels.tsv", sep="\t", index=False)
     index = sub / f"cur-ki{k_i}"
     once(index, "anncur", "index", "--corpus", sub / "corpus.jsonl", "--scorer", "cross-encoder", "--scorer-path",
-         model, "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "128", "--seed", seed)
+         model, "--anchor-queries", sub / "anchors.jsonl", "--k-i", k_i, "--max-length", "128", "--seed", seed,
+         *(scorer or []))
     bench_k_i = bench_k_i or str(k_i)
     common = ["--queries", sub / "test.queries.jsonl", "-k", "1,10,100", "--qrels", sub / "test.qrels.tsv"]
     once(sub / f"bench-ki{bench_k_i}-b{budgets.replace(',', '_')}", "anncur", "bench", "--index", index, *common,
-         "--budgets", budgets, "--baseline", "biencoder", "--methods", "anncur,rerank",
+         "--budgets", budgets, "--baseline", "biencoder", "--methods", methods,
          *([] if bench_k_i == "half" else ["--k-i", bench_k_i]))
     for k in (int(x) for x in sweep.split(",") if x.strip()):
         fits = ",".join(b for b in budgets.split(",") if int(b) >= k)  # ANNCUR spends k of the budget on anchors
@@ -319,7 +443,7 @@ def speed(out: Path, seed: int, n_pairs: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["dev", "heldout", "anncur", "speed"])
+    ap.add_argument("stage", choices=["dev", "heldout", "cv", "anncur", "speed"])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "ceq")
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for every subprocess")
@@ -332,6 +456,11 @@ def main() -> None:
                     help="anchor items the bench uses: N, or half (min(index k_i, budget/2)); default: --anncur-k-i")
     ap.add_argument("--anncur-budgets", default="50,100,200,500")
     ap.add_argument("--anncur-k-i-sweep", default="", help="extra ANNCUR-only benches at these fixed k_i, e.g. 10,50")
+    ap.add_argument("--anncur-from", default=None, help="split:S (table 2's model, default split:SEED) or cv:F")
+    ap.add_argument("--anncur-synth-anchors", type=int, default=0, help="synthetic anchor queries added to the real ones")
+    ap.add_argument("--anncur-scorer-backend", default=None, help="anncur index --scorer-backend (default: torch)")
+    ap.add_argument("--anncur-scorer-quantize", default=None, help="anncur index --scorer-quantize")
+    ap.add_argument("--anncur-methods", default="anncur,rerank")
     ap.add_argument("--speed-pairs", type=int, default=320)
     args = ap.parse_args()
     if not (V / "corpus.jsonl").exists():
@@ -350,9 +479,14 @@ def main() -> None:
         dev(args.out)
     elif args.stage == "heldout":
         heldout(args.out, [int(s) for s in args.seeds.split(",")])
+    elif args.stage == "cv":
+        cv(args.out)
     elif args.stage == "anncur":
+        scorer = [*(["--scorer-backend", args.anncur_scorer_backend] if args.anncur_scorer_backend else []),
+                  *(["--scorer-quantize", args.anncur_scorer_quantize] if args.anncur_scorer_quantize else [])]
         anncur(args.out, args.anncur_seed, args.anncur_items, args.anncur_anchors, args.anncur_test, args.anncur_k_i,
-               args.anncur_bench_k_i, args.anncur_budgets, args.anncur_k_i_sweep)
+               args.anncur_bench_k_i, args.anncur_budgets, args.anncur_k_i_sweep, args.anncur_from,
+               args.anncur_synth_anchors, scorer, args.anncur_methods)
     else:
         speed(args.out, int(args.seeds.split(",")[0]), args.speed_pairs)
 
