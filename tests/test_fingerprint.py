@@ -238,3 +238,25 @@ def test_an_export_made_before_scheme_2_is_made_again_and_old_records_still_matc
     encoders._LOADED.clear()
     third = encoders.load_encoder(str(model), backend=backend)  # made once: the new export is used as it is
     assert json.loads(record_file.read_text()) == redone and third.fingerprint == again.fingerprint
+
+
+def test_a_symlinked_subdirectory_counts(tmp_path):
+    """A model assembled from links (a shared pooling directory, say) hashes like its plain copy, and a change
+    inside the linked directory changes the fingerprint (os.walk follows it; Path.rglob would not)."""
+    from vecrecall.encoders import model_fingerprints
+
+    plain = make_tiny_bi_encoder(tmp_path / "plain")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for f in plain.iterdir():
+        if f.is_dir():
+            shutil.copytree(f, tmp_path / f"real-{f.name}")
+            (linked / f.name).symlink_to(tmp_path / f"real-{f.name}", target_is_directory=True)
+        else:
+            (linked / f.name).symlink_to(f)
+    pooling = next(d for d in linked.iterdir() if d.is_dir() and (d / "config.json").exists())
+    (linked / "loop").symlink_to(linked, target_is_directory=True)  # a link back up the tree: walked once, no hang
+    assert model_fingerprints(linked) == model_fingerprints(plain)
+    config = json.loads((pooling / "config.json").read_text())
+    (pooling / "config.json").write_text(json.dumps({**config, "pooling_mode_cls_token": True}))
+    assert model_fingerprints(linked)[0] != model_fingerprints(plain)[0]

@@ -95,8 +95,19 @@ _BLOCK = 1 << 22
 
 
 def _model_files(path: Path) -> list[Path]:
-    return sorted(x for x in path.rglob("*") if x.is_file() and ".git" not in x.parts and EXPORTS_DIR not in x.parts
-                  and x != path / "manifest.json")
+    """Every file a loader may read, through symlinked subdirectories too (rglob does not enter those), each real
+    directory once; the files are named by their path under `path`, so a linked copy hashes like a plain one."""
+    out: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = [d for d in dirs if d not in (".git", EXPORTS_DIR)]
+        out += [Path(root) / f for f in files if (Path(root) / f).is_file()]
+    return sorted(f for f in out if f != path / "manifest.json")
 
 
 def _stat_key(f: Path) -> tuple[str, ...]:
