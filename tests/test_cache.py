@@ -69,6 +69,23 @@ def test_damaged_cache_file_warns_and_carries_on(tmp_path, vr, sample, monkeypat
     assert "cannot use the cache" in r.stderr and "vectors.sqlite" in r.stderr
 
 
+def test_a_cache_path_that_is_a_file_warns_once_and_exports_say_why(tmp_path, vr, sample, monkeypatch):
+    """One warning for the directory (not one per kind of cache); an export, which needs the directory, is one line
+    naming it (was: NotADirectoryError's traceback from `vecrecall demo`)."""
+    from conftest import assert_user_error
+
+    blocker = tmp_path / "cachefile"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("VECRECALL_CACHE_DIR", str(blocker))
+    r = vr("encode", "--queries", sample, "--out", tmp_path / "q", "--model", FAST_MODEL)
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.count("warning: cannot use the cache") == 1, r.stderr
+    assert f"cache directory {blocker}" in r.stderr
+    assert_user_error(vr("encode", "--queries", sample, "--out", tmp_path / "q2", "--backend", "onnx"),
+                      "cannot write the onnx export", "$VECRECALL_CACHE_DIR", "writable directory")
+    assert not (tmp_path / "q2").exists()
+
+
 def test_every_cache_user_writes_through_the_one_module(tmp_path, vr, sample, monkeypatch):
     """encode, rerank and anncur each leave exactly one file of their kind, and nothing else, in the cache dir."""
     cache = tmp_path / "cache"

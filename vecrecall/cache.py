@@ -57,6 +57,11 @@ class Cache:
         self.db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the directory itself: one warning for every kind of cache
+            self._disable(f"cannot use the cache directory {self.path.parent} ({exc.strerror}); running without a "
+                          "cache (set VECRECALL_CACHE_DIR to a writable directory)")
+            return
+        try:
             self.db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -273,11 +273,20 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
     graph_v1 = _scheme1_graph(model_path, base_fingerprint_v1, spec, packaged, dest)
     _require("onnx")
     _require("onnxruntime" if spec.backend == "onnx" else "openvino")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_temps(dest)
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_temps(dest)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as exc:
+        from .cache import cache_root
+
+        where = ("$VECRECALL_CACHE_DIR" if os.environ.get("VECRECALL_CACHE_DIR") else "the cache directory") + \
+            f" {cache_root()}"
+        raise UserError(f"cannot write the {spec.label} export to {dest.parent} ({exc.strerror}); exports of an "
+                        f"installed or read-only model are kept under {where}: make it a writable directory (or "
+                        "use --backend torch)") from exc
     why = ("again: this export predates whole-file model fingerprints" if graph_v1 and stale else
            "again: the model changed since the last export" if stale else "(once)")
     console.print(f"exporting the model to {spec.label} {why} → {dest}", highlight=False)
