@@ -219,6 +219,11 @@ def test_cli_matrix_chain_index_query_bench(vr, matrix_setup):
            "-k", "1,5", "--baseline", "none", "--out", d / "bench")
     assert r.exit_code == 0, r.stderr
     assert "ADACUR" in r.stdout and "Top-5" in r.stdout
+    assert max(len(line) for line in r.stdout.splitlines() if not line.startswith("wrote ")) <= 80, r.stdout
+    r = vr("anncur", "bench", "--index", d / "idx", "--queries", f"ids:{d / 'test.txt'}", "--budgets", "10,20,40",
+           "-k", "1,5", "--baseline", "none", "--out", d / "bench-json", "--json")
+    strict = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert {row["k_i"] for row in strict["results"] if row["method"] == "adacur"} == {None}
     table = pd.read_parquet(d / "bench" / "results.parquet")
     assert set(table.method) == {"anncur", "adacur"}
     assert (table.calls_min == table.budget).all() and (table.calls_max == table.budget).all()

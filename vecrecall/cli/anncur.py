@@ -189,7 +189,7 @@ def _print_table(result, spec, out: Optional[Path]) -> None:  # type: ignore[no-
 
     s = result.summary
     t = Table(title=f"anncur bench: {s['scorer']} scorer, {s['n_items']:,} items, {s['n_queries']} queries, "
-                    f"k_q={s['k_q']}; Top-k recall vs exact scorer top-k")
+                    f"k_q={s['k_q']}", caption="Top-k: recall of the exact scorer top k")
     t.add_column("method", no_wrap=True, min_width=16)
     for col in ("budget", "k_i", "calls"):
         t.add_column(col, justify="right")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
@@ -58,8 +60,20 @@ def int_list(text: Optional[str], option: str) -> Optional[list[int]]:
     return [int(v) for v in values]
 
 
+def _finite(x: Any) -> Any:
+    """NaN and ±inf as null: json.dumps writes them as bare NaN/Infinity, which strict JSON parsers refuse."""
+    if isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral):  # float, numpy floats
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    """`data` as strict JSON (NaN and inf become null)."""
+    typer.echo(json.dumps(_finite(data), indent=2, default=str, allow_nan=False))
 
 
 def exists(path: Path, option: str) -> Path:
