@@ -473,6 +473,7 @@ BAD = [
     ("npy inf row with ids", lambda p: (_npy(p, np.where(np.arange(N)[:, None] == 3, np.inf, X)), ["--ids", _ids(p, [f"d{i}" for i in range(N)])]), ["row 3 (id 'd3'): contains NaN or inf"]),
     ("float64 beyond float32", lambda p: (_npy(p, np.where(np.arange(N)[:, None] == 8, 1e300, X.astype(np.float64))), []), ["row 8 (id '8'): a value is too large for float32"]),
     ("beyond float16", lambda p: (_npy(p, X * 1e5), ["--dtype", "float16"]), ["too large for float16", "use --dtype float32"]),
+    ("below float32", lambda p: (_npy(p, np.where(np.arange(N)[:, None] == 4, X.astype(np.float64) * 1e-50, X.astype(np.float64))), []), ["x.npy row 4 (id '4'): values too small for float32", "normalise or rescale"]),
     ("below float16", lambda p: (_npy(p, np.where(np.arange(N)[:, None] == 6, X * 1e-6, X)), ["--dtype", "float16"]), ["x.npy row 6 (id '6'): values too small for float16", "use --dtype float32"]),
     ("int beyond float32", lambda p: (_npy(p, np.full((N, DIM), 2**24 + 1, np.int64)), []), ["row 0 (id '0'): integer value 16777217 has no exact float32 form"]),
     ("ids count", lambda p: (_npy(p, X), ["--ids", _ids(p, [f"d{i}" for i in range(N - 1)])]), ["ids.txt: 49 ids but", "has 50 vectors"]),

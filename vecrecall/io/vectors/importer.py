@@ -27,8 +27,8 @@ from .external import EXTERNAL
 from .ids import check_count, read_ids_file, row_number_ids
 
 OUT_DTYPES = ("float32", "float16")
-# the most a row may change (relative L2) when stored as float16; normal float16 values change by ≤ 2⁻¹¹
-FLOAT16_TOLERANCE = 1e-2
+# the most a row may change (relative L2) when stored in a narrower float (a normal float16 value: ≤ 2⁻¹¹)
+DOWNCAST_TOLERANCE = 1e-2
 BLOCK_BYTES = 32 << 20  # ≈ 32 MB of source values per block
 
 
@@ -79,17 +79,18 @@ def _convert(block: np.ndarray, out: np.dtype, vf: VectorFile, start: int, ids: 
             raise UserError(f"{where}: a value is too large for {out} (it becomes inf)"
                             + ("; use --dtype float32" if out == np.float16 else "; rescale the vectors"))
         raise UserError(f"{where}: contains NaN or inf; fix or drop that vector before importing")
-    if out == np.float16 and block.dtype.kind == "f":
-        # float16 keeps ≈ 3 digits only down to 6.1e-5; smaller values lose digits or become 0, so tiny vectors would
-        # collapse into each other (or to zero) without a word
+    if block.dtype.kind == "f" and block.dtype.itemsize > np.dtype(out).itemsize:
+        # a narrower float keeps its digits only down to its smallest normal value (float16 6.1e-05, float32
+        # 1.2e-38); below it values lose digits or become 0, so tiny vectors would collapse without a word
         b = block.astype(np.float64)
-        norm = np.linalg.norm(b, axis=1)
-        lost = np.linalg.norm(conv.astype(np.float64) - b, axis=1) > FLOAT16_TOLERANCE * norm
+        lost = np.linalg.norm(conv.astype(np.float64) - b, axis=1) > DOWNCAST_TOLERANCE * np.linalg.norm(b, axis=1)
         if lost.any():
             i = int(np.argmax(lost))
-            raise UserError(f"{vf.path} {vf.unit} {start + i} (id '{ids[start + i]}'): values too small for float16 "
-                            f"(largest |value| {np.abs(b[i]).max():.2g}; float16 keeps 3 digits only above 6.1e-05); "
-                            "use --dtype float32, or normalise the vectors first")
+            tiny = np.finfo(out).tiny
+            raise UserError(f"{vf.path} {vf.unit} {start + i} (id '{ids[start + i]}'): values too small for {out} "
+                            f"(largest |value| {np.abs(b[i]).max():.2g}; {out} keeps its digits only above {tiny:.2g}); "
+                            + ("use --dtype float32, or normalise the vectors first" if out == np.float16
+                               else "normalise or rescale the vectors first"))
     return conv
 
 
