@@ -143,3 +143,14 @@ def test_missing_runtime_names_the_pip_command(vr, tmp_path, monkeypatch):
     assert_user_error(vr("encode", "--queries", SAMPLE, "--out", tmp_path / "q", "--model", model, "--backend", "openvino"),
                       "needs the Python package 'openvino'", 'pip install "vecrecall[fast]"')
     assert not (model / ".vecrecall-exports" / "openvino").exists()
+
+
+def test_an_export_directory_as_model_runs_its_own_backend(vr, tiny, small_corpus, tmp_path):
+    """`encode --model EXPORT_DIR` needs no --backend (the export names its own); a contradicting one is refused."""
+    assert vr("encode", "--corpus", small_corpus, "--model", tiny, "--backend", "onnx", "--out", tmp_path / "a").exit_code == 0
+    export = json.loads((tmp_path / "a" / "manifest.json").read_text())["params"]["model"]["path"]
+    r = vr("encode", "--corpus", small_corpus, "--model", export, "--out", tmp_path / "b")
+    assert r.exit_code == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "embeddings.npy"), np.load(tmp_path / "b" / "embeddings.npy"))
+    assert_user_error(vr("encode", "--corpus", small_corpus, "--model", export, "--backend", "torch", "--out",
+                         tmp_path / "c"), "this export is onnx, not torch")
