@@ -260,3 +260,19 @@ def test_a_symlinked_subdirectory_counts(tmp_path):
     config = json.loads((pooling / "config.json").read_text())
     (pooling / "config.json").write_text(json.dumps({**config, "pooling_mode_cls_token": True}))
     assert model_fingerprints(linked)[0] != model_fingerprints(plain)[0]
+
+
+def test_an_export_of_a_changed_model_given_as_model_is_refused(vr, tiny_large, corpus, tmp_path, fresh_loads):
+    """`--model EXPORT_DIR` after the base model changed would encode with the old weights: refused, naming the fix."""
+    pytest.importorskip("onnxruntime")
+    model = shutil.copytree(tiny_large, tmp_path / "model")
+    assert vr("encode", "--corpus", corpus, "--model", model, "--backend", "onnx", "--out", tmp_path / "a").exit_code == 0
+    export = model / ".vecrecall-exports" / "onnx"
+    assert vr("encode", "--corpus", corpus, "--model", export, "--out", tmp_path / "b").exit_code == 0
+    _edit_middle_in_place(model)
+    from vecrecall import encoders
+
+    encoders._LOADED.clear()
+    assert_user_error(vr("encode", "--corpus", corpus, "--model", export, "--out", tmp_path / "c"),
+                      "when its files were different", f"pass {model} with --backend onnx to export it again")
+    assert not (tmp_path / "c").exists()

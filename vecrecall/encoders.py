@@ -240,6 +240,12 @@ class SentenceTransformerEncoder(Encoder):
             self.export_dir = export_dir or ensure_export(source, path, self.base_fingerprint, self.spec, packaged,
                                                             self.base_fingerprint_v1)
             record = read_export(self.export_dir)
+            if export_dir is not None and record.get("base_fingerprint") not in (self.base_fingerprint,
+                                                                                 self.base_fingerprint_v1):
+                raise UserError(f"--model {export_dir}: exported from {path} when its files were different (fingerprint "
+                                f"{record.get('base_fingerprint')}, now {self.base_fingerprint}), so it would encode "
+                                f"with the old weights; pass {path} with --backend {self.spec.backend}"
+                                + (" --quantize int8" if self.spec.quantize else "") + " to export it again")
             self._inputs = record["inputs"]
             self._run = make_runner(self.export_dir, record, threads)
             if hasattr(self.model[0], "model"):  # the exported graph replaces the PyTorch weights: free them
