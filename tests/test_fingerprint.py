@@ -276,3 +276,17 @@ def test_an_export_of_a_changed_model_given_as_model_is_refused(vr, tiny_large, 
     assert_user_error(vr("encode", "--corpus", corpus, "--model", export, "--out", tmp_path / "c"),
                       "when its files were different", f"pass {model} with --backend onnx to export it again")
     assert not (tmp_path / "c").exists()
+
+
+def test_an_index_whose_model_changed_on_disk_says_so(vr, tiny_large, corpus, tmp_path, fresh_loads):
+    """Without --model the query names the index and the changed model, not an option the user did not pass."""
+    model = shutil.copytree(tiny_large, tmp_path / "model")
+    assert vr("encode", "--corpus", corpus, "--model", model, "--out", tmp_path / "e").exit_code == 0
+    assert vr("build-index", "--embeddings", tmp_path / "e", "--out", tmp_path / "i").exit_code == 0
+    _edit_middle_in_place(model)
+    from vecrecall import encoders
+
+    encoders._LOADED.clear()
+    r = vr("query", "--index", tmp_path / "i", "--query", "waveguide", "-k", 3)
+    assert_user_error(r, f"{tmp_path / 'i'}: its model", "has changed on disk since the index was built")
+    assert "--model" not in r.stderr

@@ -88,7 +88,11 @@ def query_encoder(index: IndexDir, model: str | None) -> "tuple[Encoder, EncodeS
     recorded = emb.params["model"]
     encoder = load_encoder(model if model else recorded_model(emb))
     if not same_model(encoder.describe(), recorded):
-        raise UserError(f"--model {model or encoder.name}: differs from the index's model '{recorded.get('name')}' "
+        if not model:
+            raise UserError(f"{index.path}: its model '{recorded.get('name')}' has changed on disk since the index was "
+                            f"built (fingerprint {encoder.fingerprint} now, {recorded.get('fingerprint')} recorded); "
+                            "restore that model, or encode the corpus again and rebuild the index")
+        raise UserError(f"--model {model}: differs from the index's model '{recorded.get('name')}' "
                         f"(fingerprint {encoder.fingerprint} ≠ {recorded.get('fingerprint')}); query with the index's model")
     p = emb.params
     return encoder, EncodeSettings(normalize=p.get("normalize", True), query_prefix=p.get("query_prefix", ""),
@@ -104,8 +108,9 @@ def check_query_embeddings(index: IndexDir, qm: Manifest, where: str) -> None:
 
     mine, theirs = qm.params.get("model", {}), emb.params.get("model", {})
     if not same_model(mine, theirs):
-        raise UserError(f"{where}: encoded with model '{mine.get('name')}' but the index uses '{theirs.get('name')}'; "
-                        "re-encode the queries with the index's model")
+        raise UserError(f"{where}: encoded with model '{mine.get('name')}' (fingerprint {mine.get('fingerprint')}) but "
+                        f"the index uses '{theirs.get('name')}' (fingerprint {theirs.get('fingerprint')}); re-encode the "
+                        "queries with the index's model")
     applied = qm.params.get("query_prefix" if qm.params.get("role") == "queries" else "doc_prefix", "")
     if applied != emb.params.get("query_prefix", ""):
         raise UserError(f"{where}: encoded with prefix {applied!r} but the index expects query prefix "

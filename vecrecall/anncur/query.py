@@ -68,7 +68,7 @@ def query_index(index: AnncurIndex, queries: QuerySet, queries_path: str | Path,
     qvecs = index.query_vectors(queries, use_cache) if method.needs_biencoder else None
     book = ScoreBook(scorer, use_cache)
     try:
-        result = run_method(method, index.context(), book, queries, qvecs, plan, plan.k, f"anncur query: {method.name}")
+        result = run_method(method, index.context(), book, queries, qvecs, plan, plan.k, f"anncur query ({method.name})")
     finally:
         book.close()
     src = str(queries_path)

@@ -39,7 +39,7 @@ def index(
     title_field: Optional[str] = common.TITLE_FIELD,
     no_header: bool = common.NO_HEADER,
     seed: int = common.SEED,
-    no_cache: bool = common.NO_CACHE,
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (anncur.sqlite) or the bi-encoder vector cache (under ~/.cache/vecrecall, or $VECRECALL_CACHE_DIR)."),
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
 ) -> None:
@@ -80,7 +80,7 @@ def query(
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
     no_header: bool = common.NO_HEADER,
-    no_cache: bool = common.NO_CACHE,
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (anncur.sqlite) or the bi-encoder vector cache (under ~/.cache/vecrecall, or $VECRECALL_CACHE_DIR)."),
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
 ) -> None:
@@ -133,7 +133,7 @@ def bench(
     text_field: Optional[str] = common.TEXT_FIELD,
     title_field: Optional[str] = common.TITLE_FIELD,
     no_header: bool = common.NO_HEADER,
-    no_cache: bool = common.NO_CACHE,
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the score cache (anncur.sqlite) or the bi-encoder vector cache (under ~/.cache/vecrecall, or $VECRECALL_CACHE_DIR)."),
     overwrite: bool = common.OVERWRITE,
     json_out: bool = common.JSON,
 ) -> None:

@@ -63,8 +63,12 @@ def encode(
         if parsed:
             lo, hi = m.params["shard"]["records"]
             where = f" shard {parsed.index}/{parsed.count}: records {lo:,}–{hi - 1:,} of {s['source_records']:,},"
-        stdout.print(f"[green]wrote[/] {out}:{where} {s['rows']:,} × {s['dim']} ({s['records']:,} {role} records) "
-                     f"in {s['seconds']:.1f}s, {s['rows_per_s'] or 0:,.0f} rows/s, model {m.params['model']['name']}")
+        from rich.markup import escape
+
+        kind = {"corpus": "documents", "queries": "queries"}.get(role, f"{role} records")
+        stdout.print(f"[green]wrote[/] {escape(str(out))}:{where} {s['rows']:,} × {s['dim']} ({s['records']:,} {kind}) "
+                     f"in {s['seconds']:.1f}s, {s['rows_per_s'] or 0:,.0f} rows/s, model "
+                     f"{escape(m.params['model']['name'])}")
 
 
 def register(app: typer.Typer) -> None:
