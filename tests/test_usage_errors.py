@@ -16,6 +16,8 @@ USAGE = [
     (["encode", "--corpus", "C", "--out", "OUT", "--bogus"], ["No such option: --bogus"]),
     (["encode", "--corpu", "C", "--out", "OUT"], ["No such option: --corpu (Possible options: --corpus)"]),
     (["query", "--bogus"], ["No such option: --bogus (see 'vecrecall query --help')"]),
+    (["encode", "--corpus", "--out", "x"], ["--corpus has no value: it took the option --out as its value"]),
+    (["encode", "--corpus", "C", "--model", "--out", "x"], ["--model has no value: it took the option --out"]),
     (["nosuchcommand"], ["No such command 'nosuchcommand'"]),
     (["query", "--index"], ["'--index' requires an argument", "(see 'vecrecall query --help')"]),
     (["anncur", "bench", "--index"], ["'--index' requires an argument", "(see 'vecrecall anncur bench --help')"]),

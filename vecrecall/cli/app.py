@@ -147,6 +147,21 @@ def _interrupted() -> None:
     sys.exit(128 + signum)
 
 
+def _swallowed_option(ctx: object, args: list[str]) -> tuple[str, str] | None:
+    """(A, B) when option A, which takes a value, was given option B as its value (`--corpus --out x`): Click then
+    reports B as missing or a stray argument, not the option that lacks its value."""
+    command = getattr(ctx, "command", None)
+    if command is None:
+        return None
+    takes_value = {o for p in command.params if not getattr(p, "is_flag", False) and getattr(p, "opts", None)
+                   for o in p.opts}
+    known = {o for p in command.params for o in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))}
+    for a, b in zip(args, args[1:]):
+        if a in takes_value and b in known:
+            return a, b
+    return None
+
+
 def _usage_error(exc: Exception, args: list[str]) -> None:
     ctx = getattr(exc, "ctx", None)
     path = getattr(ctx, "command_path", None) if ctx is not None else None
@@ -159,6 +174,9 @@ def _usage_error(exc: Exception, args: list[str]) -> None:
 
         exc.possibilities = difflib.get_close_matches(exc.option_name, exc.possibilities, cutoff=0.75)
     message = " ".join(exc.format_message().split())  # one line, whatever the message holds
+    swallowed = _swallowed_option(ctx, args)
+    if swallowed:
+        message = f"{swallowed[0]} has no value: it took the option {swallowed[1]} as its value; give {swallowed[0]} a value"
     print(f"error: {message}{hint}", file=sys.stderr)
     sys.exit(2)
 
