@@ -60,6 +60,9 @@ def test_cli_writes_training_pairs_with_manifest(vr, sample, tmp_path):
     assert r1.exit_code == 0, r1.stderr
     by_method = json.loads(r1.stdout)["by_method"]
     assert set(by_method) == {"keyphrases", "sentence"} and min(by_method.values()) >= 20, by_method
+    stats1 = json.loads(r1.stdout)
+    made = {json.loads(line)["positive_id"] for line in one.read_text().splitlines()}
+    assert stats1["documents_without_query"] == stats1["documents"] - len(made)
     manifest = json.loads((tmp_path / "synth.jsonl.manifest.json").read_text())
     assert manifest["type"] == "training-pairs" and manifest["params"]["seed"] == 1
     again = tmp_path / "again.jsonl"

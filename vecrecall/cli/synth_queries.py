@@ -40,6 +40,9 @@ def synth_queries(
     else:
         stdout.print(f"[green]wrote[/] {out}: {n:,} pseudo-queries for {manifest.stats['documents']:,} documents "
                      f"({', '.join(f'{k} {v:,}' for k, v in by_method.items())})")
+        if manifest.stats["documents_without_query"]:
+            stdout.print(f"note: {manifest.stats['documents_without_query']:,} documents gave no query (too short, or "
+                         "stop words only)")
 
 
 def register(app: typer.Typer) -> None:

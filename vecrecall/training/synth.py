@@ -138,7 +138,7 @@ def write_synth_queries(corpus: str | Path, out: str | Path, fields: FieldSpec |
     """Pseudo-queries for the documents of `corpus` (all, or `max_docs` of them after a seeded shuffle, kept in
     corpus order) written to `out` as training-pairs JSONL (qid, query, positive_id, positive, method: what
     `finetune --train` reads), committed together with its manifest. Returns the Manifest (stats: queries,
-    documents, by_method). Raises UserError for a value out of range, an unreadable corpus, or when no query can be
+    documents, documents_without_query, by_method). Raises UserError for a value out of range, an unreadable corpus, or when no query can be
     made."""
     import json
     from collections import Counter
@@ -160,6 +160,7 @@ def write_synth_queries(corpus: str | Path, out: str | Path, fields: FieldSpec |
         ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
         titles = [titles[i] for i in keep] if titles else None
     by_method: Counter[str] = Counter()
+    answered: set[str] = set()
     manifest = Manifest(
         type="training-pairs",
         params={"per_doc": per_doc, "methods": methods, "max_words": max_words, "max_docs": max_docs, "seed": seed},
@@ -169,9 +170,11 @@ def write_synth_queries(corpus: str | Path, out: str | Path, fields: FieldSpec |
         for q in synth_queries(ids, texts, titles, methods, per_doc, seed, max_words):
             fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
             by_method[q.method] += 1
+            answered.add(q.positive_id)
         fh.flush()
         n = sum(by_method.values())
         if n == 0:
             raise UserError(f"{corpus}: no pseudo-query could be made (documents empty or stop words only)")
-        manifest.stats.update({"queries": n, "documents": len(ids), "by_method": dict(by_method)})
+        manifest.stats.update({"queries": n, "documents": len(ids), "documents_without_query": len(ids) - len(answered),
+                               "by_method": dict(by_method)})
     return manifest
