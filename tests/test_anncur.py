@@ -140,17 +140,22 @@ def test_adacur_spends_budget_across_rounds(tmp_path):
     assert set(range(6)) <= set(counter.scored)  # round 1 = the first 6 of the given order
 
 
-def test_score_cache_persists_across_books(tmp_path, monkeypatch):
+def cached_matrix_scorer(tmp_path, monkeypatch, n_queries: int):
+    """A low-rank n_queries × 30 matrix scorer with a persistent score cache under tmp_path → (matrix, scorer, qids)."""
     monkeypatch.setenv("VECRECALL_CACHE_DIR", str(tmp_path / "cache"))
-    full = low_rank(5, 30, 2)
-    qids, iids = [f"q{i}" for i in range(5)], [f"d{i}" for i in range(30)]
+    full = low_rank(n_queries, 30, 2)
+    qids, iids = [f"q{i}" for i in range(n_queries)], [f"d{i}" for i in range(30)]
     m = write_matrix(tmp_path / "m", full, qids, iids)
-    items = Items(iids, [""] * 30)
-    a = ScoreBook(MatrixScorer(m, items))
+    return full, lambda: MatrixScorer(m, Items(iids, [""] * 30)), qids
+
+
+def test_score_cache_persists_across_books(tmp_path, monkeypatch):
+    full, scorer, qids = cached_matrix_scorer(tmp_path, monkeypatch, 5)
+    a = ScoreBook(scorer())
     a.score_all(QuerySet(qids, [""] * 5), "x")
     assert a.computed == 150
     a.close()
-    b = ScoreBook(MatrixScorer(m, items))
+    b = ScoreBook(scorer())
     np.testing.assert_allclose(b.score(QuerySet(["q3"], [""]), np.array([4, 2])), full[[3]][:, [4, 2]])
     assert b.computed == 0
 
@@ -158,16 +163,12 @@ def test_score_cache_persists_across_books(tmp_path, monkeypatch):
 def test_a_cached_pair_is_never_scored_again(tmp_path, monkeypatch):
     """`anncur query` caches the pairs it scored; the bench's exact matrix then scores only the rest (a block of
     queries used to rescore, for every query, any item some other query of the block still missed)."""
-    monkeypatch.setenv("VECRECALL_CACHE_DIR", str(tmp_path / "cache"))
-    full = low_rank(4, 30, 2)
-    qids, iids = [f"q{i}" for i in range(4)], [f"d{i}" for i in range(30)]
-    m = write_matrix(tmp_path / "m", full, qids, iids)
-    items = Items(iids, [""] * 30)
-    a = ScoreBook(MatrixScorer(m, items))
+    full, scorer, qids = cached_matrix_scorer(tmp_path, monkeypatch, 4)
+    a = ScoreBook(scorer())
     a.score(QuerySet(["q0"], [""]), np.arange(10))
     a.score(QuerySet(["q1"], [""]), np.arange(5, 20))
     a.close()
-    b = ScoreBook(MatrixScorer(m, items))
+    b = ScoreBook(scorer())
     np.testing.assert_allclose(b.score_all(QuerySet(qids, [""] * 4), "x"), full)
     assert b.computed == 4 * 30 - 10 - 15
 
