@@ -497,6 +497,7 @@ BAD = [
     ("fbin NaN row", lambda p: (_nan_row(p), []), ["x.fbin row 17 (id '17'): contains NaN or inf"]),
     ("hdf5 without train", lambda p: (write_hdf5(p / "x.hdf5", None, X), []), ["x.hdf5: no 'train' dataset (it holds: test)", "--dataset"]),
     ("hdf5 dataset asked", lambda p: (write_hdf5(p / "x.hdf5", X, X), ["--dataset", "learn"]), ["no 'learn' dataset (it holds: distances, neighbors, test, train)"]),
+    ("hdf5 neighbors", lambda p: (write_hdf5(p / "x.hdf5", X, X), ["--dataset", "neighbors"]), ["x.hdf5 dataset 'neighbors': is the ann-benchmarks ground truth", "--dataset train or test"]),
     ("hdf5 not hdf5", lambda p: ((p / "x.hdf5").write_text("not hdf5"), p / "x.hdf5")[1:] + ([],), ["x.hdf5: not an HDF5 file"]),
     ("hdf5 truncated", lambda p: (_truncate(write_hdf5(p / "x.hdf5", vectors(2000, 64), vectors(5, 64)), 300000), []), ["x.hdf5", "is the"]),
     ("hdf5 hamming", lambda p: (write_hdf5(p / "x.hdf5", X, X, distance="hamming"), []), ["distance attribute is 'hamming'", "--metric-hint"]),

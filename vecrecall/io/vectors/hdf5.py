@@ -96,6 +96,10 @@ def open_hdf5(path: Path, dataset: str = "train", metric_hint: str | None = None
     with _open(path) as f:
         ds = _dataset(f, path, dataset)
         where = f"{path} dataset '{dataset}'"
+        if dataset in ("neighbors", "distances") and "train" in f and "test" in f:
+            raise UserError(f"{where}: is the ann-benchmarks ground truth (per test query, the nearest train rows or "
+                            "their distances), not vectors; import --dataset train or test, and give the file to "
+                            "`vecrecall sweep`, which uses its neighbors")
         dtype = check_dtype(ds.dtype, where)
         if ds.ndim != 2:
             raise UserError(f"{where}: expected a 2-d matrix (rows × dim), got shape {ds.shape} (sparse ann-benchmarks "
