@@ -578,3 +578,14 @@ def test_build_index_refuses_inputs_it_would_ignore_or_misuse(vr, sample_chain, 
     args = [str(a).format(qemb=sample_chain["qemb"], emb=sample_chain["emb"]) for a in args]
     assert_user_error(vr("build-index", *args, "--out", tmp_path / "i"), message)
     assert not (tmp_path / "i").exists()
+
+
+@pytest.mark.parametrize("command", [["fuse", "{run}", "{run}"], ["encode", "--queries", "{sample}", "--model", "hash:8"]])
+def test_out_dash_is_refused_not_written_as_a_file(vr, tmp_path, monkeypatch, command):
+    """`--out -` is not standard output here: refused before any work, and no file named '-' appears."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "a.run"
+    run.write_text("1 Q0 d1 1 2.0 x\n1 Q0 d2 2 1.0 x\n")
+    args = [a.format(run=run, sample=SAMPLE) for a in command]
+    assert_user_error(vr(*args, "--out", "-"), "--out -: vecrecall writes its outputs to files")
+    assert not (tmp_path / "-").exists()

@@ -604,6 +604,9 @@ def check_out(out: str | os.PathLike, overwrite: bool, kind: str | None = None,
     an input file's manifest: with --overwrite it would destroy what the command reads. An existing file without
     a vecrecall manifest beside it is replaced only with `plain_ok` (vecrecall's own manifest-less files: manifests,
     a sweep's tables and plots)."""
+    if str(out) == "-":
+        raise UserError("--out -: vecrecall writes its outputs to files (with a manifest), not to standard output; give "
+                        "a path (--json prints the summary)")
     p = Path(out)
     recover(p)
     _check_inputs(p, inputs)
