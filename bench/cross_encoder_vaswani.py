@@ -5,6 +5,7 @@ cross-encoder scoring speed. One command per table:
 
     python bench/cross_encoder_vaswani.py dev       # table 1: dev configs (settings and α are fixed here)
     python bench/cross_encoder_vaswani.py heldout   # table 2: three splits, held-out queries, paired tests
+    python bench/cross_encoder_vaswani.py cv        # table 2b: three folds, every judged query held out once
     python bench/cross_encoder_vaswani.py anncur    # table 3: ANNCUR vs retrieve-and-rerank with the split-13 CE
     python bench/cross_encoder_vaswani.py speed     # table 4: pairs/s by max_length and batch size
 
@@ -13,7 +14,10 @@ Measured 2026-11-30 (bench/RESULTS.md, "Cross-encoder (Vaswani)") with `dev --th
 `anncur --threads 2 --anncur-items 600 --anncur-anchors all --anncur-test 10 --anncur-k-i 60 --anncur-bench-k-i half
 --anncur-budgets 50,100,200 --anncur-k-i-sweep 10,20,30,40,50,60` (all 60 training queries of split 13 as anchor
 queries; before it, a reduced run: `anncur --threads 1 --anncur-items 300 --anncur-anchors 10 --anncur-k-i 10
---anncur-test 8 --anncur-budgets 20,50,100`).
+--anncur-test 8 --anncur-budgets 20,50,100`). Measured 2026-12-01: `dev --threads 2` (four configs), `cv --threads 2`,
+and table 3b's `anncur --threads 1 --anncur-items 600|1000 --anncur-anchors all --anncur-synth-anchors 140
+--anncur-test 10|33 --anncur-k-i 100 --anncur-bench-k-i half --anncur-budgets 50,100,200,500 --anncur-scorer-backend
+openvino --anncur-scorer-quantize int8 --anncur-methods anncur,anncur-biencoder,adacur,rerank`.
 
 Options: --out DIR (default runs/ceq; artifacts are reused when present), --threads N (torch threads of every
 subprocess; 1 is fastest on a machine shared with other jobs). Every vecrecall command is printed before it runs.
