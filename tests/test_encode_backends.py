@@ -35,7 +35,8 @@ def small_corpus(tmp_path_factory):
 
 
 def test_backends_agree_with_torch_and_have_their_own_fingerprints(tiny):
-    from vecrecall.encoders import load_encoder, model_fingerprint
+    from vecrecall.encoders import load_encoder
+    from vecrecall.fingerprint import model_fingerprint
 
     base_fp = model_fingerprint(tiny)
     torch_enc = load_encoder(str(tiny))

@@ -102,7 +102,8 @@ class _Counting:
 
 def test_heldout_encodings_are_reused_by_encode_and_stock_comes_from_the_cache(vr, tiny_model, tiny_beir, tmp_path,
                                                                              monkeypatch):
-    from vecrecall.encoders import _LOADED, model_fingerprint
+    from vecrecall.encoders import _LOADED
+    from vecrecall.fingerprint import model_fingerprint
 
     _LOADED.clear()  # encoders are kept per process; count real encoding work only
     # stock vectors of this corpus and these queries are already in the cache

@@ -98,16 +98,16 @@ def test_a_change_in_the_middle_of_a_large_file_is_a_new_model(vr, tiny_large, c
 
 
 def _count_full_reads(monkeypatch) -> list[Path]:
-    from vecrecall import encoders
+    from vecrecall import fingerprint
 
     reads: list[Path] = []
-    real = encoders._sha256_file
+    real = fingerprint._sha256_file
 
     def counting(f, advance):
         reads.append(f)
         return real(f, advance)
 
-    monkeypatch.setattr(encoders, "_sha256_file", counting)
+    monkeypatch.setattr(fingerprint, "_sha256_file", counting)
     return reads
 
 
@@ -120,7 +120,7 @@ def _plain_dir(tmp_path: Path) -> Path:
 
 
 def test_an_unchanged_model_is_read_whole_once(tmp_path, monkeypatch):
-    from vecrecall.encoders import model_fingerprints
+    from vecrecall.fingerprint import model_fingerprints
 
     d = _plain_dir(tmp_path)
     reads = _count_full_reads(monkeypatch)
@@ -138,7 +138,7 @@ def test_an_unchanged_model_is_read_whole_once(tmp_path, monkeypatch):
 
 
 def test_without_a_usable_cache_the_fingerprint_is_the_same(tmp_path, monkeypatch):
-    from vecrecall.encoders import model_fingerprints
+    from vecrecall.fingerprint import model_fingerprints
 
     d = _plain_dir(tmp_path)
     expected = model_fingerprints(d)
@@ -151,7 +151,7 @@ def test_without_a_usable_cache_the_fingerprint_is_the_same(tmp_path, monkeypatc
 
 
 def test_exports_manifest_and_git_do_not_count(tmp_path):
-    from vecrecall.encoders import model_fingerprints
+    from vecrecall.fingerprint import model_fingerprints
 
     d = _plain_dir(tmp_path)
     expected = model_fingerprints(d)
@@ -165,7 +165,7 @@ def test_exports_manifest_and_git_do_not_count(tmp_path):
 
 
 def test_same_model_rule():
-    from vecrecall.encoders import fingerprint_fields, same_model
+    from vecrecall.fingerprint import fingerprint_fields, same_model
 
     new = {"name": "m", **fingerprint_fields("full-a", "v1-a")}
     assert same_model(new, {"name": "elsewhere", **fingerprint_fields("full-a", "v1-a")})
@@ -219,6 +219,7 @@ def test_an_export_made_before_scheme_2_is_made_again_and_old_records_still_matc
     pytest.importorskip("onnxruntime" if backend == "onnx" else "openvino")
     from vecrecall import encoders
     from vecrecall.exported import EXPORT_FILE, graph_fingerprint
+    from vecrecall.fingerprint import same_model
 
     model = shutil.copytree(tiny_large, tmp_path / "model")
     first = encoders.load_encoder(str(model), backend=backend)
@@ -234,7 +235,7 @@ def test_an_export_made_before_scheme_2_is_made_again_and_old_records_still_matc
     again = encoders.load_encoder(str(model), backend=backend)
     redone = json.loads(record_file.read_text())
     assert redone["base_fingerprint"] == again.base_fingerprint and redone["graph_v1"] == old_graph
-    assert again.fingerprint_v1 == first.fingerprint_v1 and encoders.same_model(again.describe(), old_record)
+    assert again.fingerprint_v1 == first.fingerprint_v1 and same_model(again.describe(), old_record)
     encoders._LOADED.clear()
     third = encoders.load_encoder(str(model), backend=backend)  # made once: the new export is used as it is
     assert json.loads(record_file.read_text()) == redone and third.fingerprint == again.fingerprint
@@ -243,7 +244,7 @@ def test_an_export_made_before_scheme_2_is_made_again_and_old_records_still_matc
 def test_a_symlinked_subdirectory_counts(tmp_path):
     """A model assembled from links (a shared pooling directory, say) hashes like its plain copy, and a change
     inside the linked directory changes the fingerprint (os.walk follows it; Path.rglob would not)."""
-    from vecrecall.encoders import model_fingerprints
+    from vecrecall.fingerprint import model_fingerprints
 
     plain = make_tiny_bi_encoder(tmp_path / "plain")
     linked = tmp_path / "linked"

@@ -120,13 +120,13 @@ class PairLogits:
     the logits equal PyTorch's to float32 rounding (tests/test_rerank.py); `quantize` "int8" (or "int8:CONFIG")
     exports it int8 as `encode --quantize` does (faster; the logits move a little). `fingerprint` names model,
     max_length and backend (with the exported graph), for score caches; `fingerprint_v1` is the same over the older
-    sampled model hash, for comparing with descriptions written before it (vecrecall.encoders.same_model). Raises UserError as `load_cross_encoder`,
+    sampled model hash, for comparing with descriptions written before it (vecrecall.fingerprint.same_model). Raises UserError as `load_cross_encoder`,
     `resolve_backend` and `BackendSpec.parse` do, or when the export fails.
     """
 
     def __init__(self, path: str | Path, max_length: int | None = None, backend: str = "torch",
                  device: str | None = None, threads: int | None = None, quantize: str | None = None) -> None:
-        from .encoders import model_fingerprints
+        from .fingerprint import model_fingerprints
         from .exported import BackendSpec
 
         self.backend = resolve_backend(backend)

@@ -37,11 +37,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .errors import UserError
+from .fingerprint import EXPORTS_DIR
 
 BACKENDS = ("torch", "onnx", "openvino")
 INT8_CONFIGS = ("arm64", "avx2", "avx512", "avx512_vnni")
 EXPORT_FILE = "export.json"
-EXPORTS_DIR = ".vecrecall-exports"
 INSTALL_HINT = 'pip install "vecrecall[fast]"  (onnx, onnxruntime, openvino, nncf)'
 
 
@@ -261,7 +261,7 @@ def ensure_export(source: ExportSource, model_path: Path, base_fingerprint: str,
     An export made before fingerprint scheme 2 names the model by its sampled fingerprint (`base_fingerprint_v1`)
     and may hold stale weights, so it is made again; the new record keeps the old graph's fingerprint as `graph_v1`
     (exports are not always byte-identical), from which encoders derive the `fingerprint_v1` that artifacts of the
-    old export recorded (vecrecall.encoders.same_model)."""
+    old export recorded (vecrecall.fingerprint.same_model)."""
     from .progress import console
 
     dest = export_location(model_path, base_fingerprint, spec, packaged)

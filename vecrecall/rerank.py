@@ -25,7 +25,7 @@ from .io.runs import COLUMNS, rank_run
 
 class PairScorer(ABC):
     """Scores (query, document) text pairs; higher is better. `fingerprint` keys the score cache; `fingerprint_v1`
-    (when it differs) is what older versions recorded for the same scorer (vecrecall.encoders.same_model)."""
+    (when it differs) is what older versions recorded for the same scorer (vecrecall.fingerprint.same_model)."""
 
     fingerprint: str
     fingerprint_v1: str | None = None
@@ -35,7 +35,7 @@ class PairScorer(ABC):
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray: ...
 
     def describe(self) -> dict[str, Any]:
-        from .encoders import fingerprint_fields
+        from .fingerprint import fingerprint_fields
 
         return {"name": self.name, **fingerprint_fields(self.fingerprint, self.fingerprint_v1 or self.fingerprint)}
 

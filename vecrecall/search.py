@@ -77,7 +77,8 @@ def recorded_model(emb_manifest: Manifest) -> str:
 
 def query_encoder(index: IndexDir, model: str | None) -> "tuple[Encoder, EncodeSettings]":
     """The encoder and settings the index's embeddings were made with; a different --model is refused."""
-    from .encoders import EncodeSettings, load_encoder, same_model
+    from .encoders import EncodeSettings, load_encoder
+    from .fingerprint import same_model
     from .io.vectors.external import require_query_vectors
 
     emb = index.embeddings_manifest
@@ -104,7 +105,7 @@ def check_query_embeddings(index: IndexDir, qm: Manifest, where: str) -> None:
     emb = index.embeddings_manifest
     if emb is None:
         return
-    from .encoders import same_model
+    from .fingerprint import same_model
 
     mine, theirs = qm.params.get("model", {}), emb.params.get("model", {})
     if not same_model(mine, theirs):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .embed import sanitize_ids
-from .encoders import same_model
+from .fingerprint import same_model
 from .artifacts import EMBEDDINGS_FILE, IDS_FILE, Manifest, atomic_dir, check_out, read_manifest, write_dir_manifest, write_ids
 from .errors import UserError
 from .progress import progress

@@ -222,7 +222,7 @@ class AnncurIndex:
         scorer = make_scorer(spec["scorer"], Path(spec["scorer_path"]) if spec.get("scorer_path") else None, self.items,
                              self.path / "scorer", spec.get("max_length", 256), spec.get("scorer_backend", "torch"),
                              spec.get("scorer_quantize"))
-        from ..encoders import same_model
+        from ..fingerprint import same_model
 
         recorded = spec.get("scorer_info", {}).get("fingerprint")
         if recorded and not same_model(scorer.describe(), spec["scorer_info"]):
@@ -238,7 +238,7 @@ class AnncurIndex:
         info = self.spec.get("biencoder_info")
         if self.biencoder is None or not info:
             return None
-        from ..encoders import same_model
+        from ..fingerprint import same_model
 
         vecs, desc = encode_biencoder(info["spec"], queries.texts, "queries", use_cache)
         if not same_model(desc, info):

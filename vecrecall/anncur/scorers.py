@@ -71,7 +71,7 @@ class BudgetExceeded(RuntimeError):
 
 class Scorer(ABC):
     """Scores (query, item) pairs for one item collection. `fingerprint` identifies the scores, for the cache;
-    `fingerprint_v1` (when it differs) is what older versions recorded for it (vecrecall.encoders.same_model)."""
+    `fingerprint_v1` (when it differs) is what older versions recorded for it (vecrecall.fingerprint.same_model)."""
 
     kind: ClassVar[str]
     needs_text: ClassVar[bool] = True
@@ -84,7 +84,7 @@ class Scorer(ABC):
         self.fingerprint_v1: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        from ..encoders import fingerprint_fields
+        from ..fingerprint import fingerprint_fields
 
         return {"kind": self.kind, "path": str(self.path) if self.path else None,
                 **fingerprint_fields(self.fingerprint, self.fingerprint_v1 or self.fingerprint),
@@ -92,7 +92,7 @@ class Scorer(ABC):
 
     def _model_fingerprint(self, tag: str, model_dir: Path) -> None:
         """Set `fingerprint` and `fingerprint_v1` from the model's (whole-content, sampled) fingerprints."""
-        from ..encoders import model_fingerprints
+        from ..fingerprint import model_fingerprints
 
         self.fingerprint, self.fingerprint_v1 = (
             hashlib.sha256(f"{tag}:{fp}:{self.max_length}".encode()).hexdigest()[:16]

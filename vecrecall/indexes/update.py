@@ -53,7 +53,8 @@ import pandas as pd
 
 from ..artifacts import (IDS_FILE, Manifest, atomic_dir, check_out, input_entry, load_embeddings, read_manifest,
                          sha256_file, sha256_path, write_dir_manifest)
-from ..encoders import l2_normalize, same_model
+from ..encoders import l2_normalize
+from ..fingerprint import same_model
 from ..errors import UserError
 from ..io.ids import norm_id, norm_ids
 from ..progress import activity

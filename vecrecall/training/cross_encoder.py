@@ -126,7 +126,8 @@ def backbone(spec: str) -> tuple[Path, str, dict[str, Any]]:
     """(checkpoint directory, name, fingerprint fields as vecrecall.encoders.fingerprint_fields) of `--model`: 'default' (bundled MiniLM) or a local transformer
     directory (a Hugging Face checkpoint or a sentence-transformers model). Raises UserError for anything else."""
     from ..crossencoder import checkpoint_config, transformer_dir
-    from ..encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, default_model_path, fingerprint_fields, model_fingerprints, model_spec_key
+    from ..encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, default_model_path, model_spec_key
+    from ..fingerprint import fingerprint_fields, model_fingerprints
 
     key = model_spec_key(spec)
     if key.startswith("hash:"):

@@ -248,7 +248,7 @@ def run_finetune(o: FinetuneOptions) -> FinetuneResult:
     threads = configure_torch(o.train_settings.threads)  # before anything else imports torch
     base_path, base_name = _model_path(o.model)
     _check_seq_length(base_path, o.train_settings.max_seq_length)
-    from ..encoders import fingerprint_fields, model_fingerprints
+    from ..fingerprint import fingerprint_fields, model_fingerprints
 
     base_fp = fingerprint_fields(*model_fingerprints(base_path))
     if o.baseline_run is not None:
@@ -443,7 +443,7 @@ def _check_seq_length(base_path: Path, length: int | None) -> None:
 def _check_baseline(path: Path, base_fp: dict[str, Any]) -> None:
     """Refuse a --baseline-run whose recorded lineage shows another model than the base model (`base_fp`: its
     fingerprint fields, vecrecall.encoders.fingerprint_fields)."""
-    from ..encoders import same_model
+    from ..fingerprint import same_model
     from ..io.runs import run_manifest
 
     m = run_manifest(path)

@@ -209,7 +209,7 @@ def load_model(path: Path, prep: Prepared, job: Job) -> Trained:
         if not (path / f).exists():
             raise UserError(f"--init-from {path}: {f} is missing; pass a complete finetune-two-tower output")
     vocabs = Vocabs.from_json(json.loads((path / VOCAB).read_text(encoding="utf-8")))
-    from ..encoders import same_model
+    from ..fingerprint import same_model
 
     saved_text = (m.params.get("text_encoder") or {}).get("fingerprint")
     here_text = (prep.text_encoder or {}).get("fingerprint")
