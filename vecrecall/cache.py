@@ -3,7 +3,7 @@
 Every expensive, deterministic result that later runs may ask for again goes through here: text vectors
 (`vecrecall.encoders`), reranker scores (`vecrecall.rerank`), ANNCUR score rows (`vecrecall.anncur.scorers`) and the
 sha256 of large model files (kind `file-digests`, keyed by path, size, mtime, ctime, inode and device:
-`vecrecall.encoders.model_fingerprints`).
+`vecrecall.fingerprint.model_fingerprints`).
 A key is sha256(namespace, input parts), where the namespace holds the fingerprint of the model (and of every setting
 that changes the result), so a changed model, setting or text simply misses and nothing is ever invalidated by hand.
 
