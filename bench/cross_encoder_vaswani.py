@@ -155,16 +155,17 @@ def teacher_run(out: Path, train_qrels: Path, synth_file: Path | None, where: Pa
     the teacher that `--loss margin-mse` distils."""
     from vecrecall.io.qrels import read_qrels
     from vecrecall.io.texts import load_texts
+    from vecrecall.training.heldout import write_queries
 
     path = where / "teacher.queries.jsonl"
     if not path.exists():
         qids = set(read_qrels(train_qrels)["qid"])
         texts = load_texts(V, "queries")
-        rows = [{"_id": q, "text": t} for q, t in zip(texts["id"].astype(str), texts["text"].astype(str)) if q in qids]
+        rows = {q: t for q, t in zip(texts["id"].astype(str), texts["text"].astype(str)) if q in qids}
         if synth_file is not None:
-            rows += [{"_id": r["qid"], "text": r["query"]} for r in map(json.loads, synth_file.read_text().splitlines())]
+            rows |= {r["qid"]: r["query"] for r in map(json.loads, synth_file.read_text().splitlines())}
         where.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_queries(path, rows)
     return rrf_run(out, path, "teacher", where)
 
 

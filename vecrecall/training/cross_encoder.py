@@ -123,8 +123,9 @@ class CrossEncoderResult:
 
 
 def backbone(spec: str) -> tuple[Path, str, dict[str, Any]]:
-    """(checkpoint directory, name, fingerprint fields as vecrecall.encoders.fingerprint_fields) of `--model`: 'default' (bundled MiniLM) or a local transformer
-    directory (a Hugging Face checkpoint or a sentence-transformers model). Raises UserError for anything else."""
+    """(checkpoint directory, name, fingerprint fields as vecrecall.fingerprint.fingerprint_fields) of `--model`:
+    'default' (bundled MiniLM) or a local transformer directory (a Hugging Face checkpoint or a sentence-transformers
+    model). Raises UserError for anything else."""
     from ..crossencoder import checkpoint_config, transformer_dir
     from ..encoders import DEFAULT_MODEL, DEFAULT_MODEL_NAME, default_model_path, model_spec_key
     from ..fingerprint import fingerprint_fields, model_fingerprints

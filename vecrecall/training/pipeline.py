@@ -442,7 +442,7 @@ def _check_seq_length(base_path: Path, length: int | None) -> None:
 
 def _check_baseline(path: Path, base_fp: dict[str, Any]) -> None:
     """Refuse a --baseline-run whose recorded lineage shows another model than the base model (`base_fp`: its
-    fingerprint fields, vecrecall.encoders.fingerprint_fields)."""
+    fingerprint fields, vecrecall.fingerprint.fingerprint_fields)."""
     from ..fingerprint import same_model
     from ..io.runs import run_manifest
 
